@@ -1,0 +1,27 @@
+//! A worker with no listener: logs a line every second, and once after 3 s.
+//!
+//! ```text
+//! cargo run --release --example timer -- start
+//! ```
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use workerman::{Timer, Worker};
+
+fn main() -> workerman::Result<()> {
+    let worker = Worker::without_listener();
+    worker.set_name("timer");
+    worker.on_worker_start(|w| {
+        let ticks = Rc::new(Cell::new(0u64));
+        let id = w.id();
+        Timer::add(Duration::from_secs(1), true, move || {
+            ticks.set(ticks.get() + 1);
+            Worker::log(&format!("timer[{id}] tick {}", ticks.get()));
+        });
+        Timer::add(Duration::from_secs(3), false, move || {
+            Worker::log(&format!("timer[{id}] one-shot after 3 s (timers now: {})", Timer::count()));
+        });
+    });
+    Worker::run_all()
+}

@@ -1,0 +1,770 @@
+//! Connections: a cheap clonable handle per TCP connection, owned by its worker process.
+//!
+//! Each accepted socket gets one task on the worker's event loop. It reads up to 64 KiB at a time,
+//! lets the protocol cut packets out of the buffer and hands each decoded message to `on_message`.
+//! Replies sent while a read is being processed are coalesced into one write after it; replies
+//! sent from elsewhere (a timer, another connection, an async task) are written immediately when
+//! the socket can take them, and queued otherwise.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use bytes::{Buf, BytesMut};
+use tokio::sync::Notify;
+
+use crate::panic::guard;
+use crate::protocol::{Context, Protocol};
+use crate::stats;
+use crate::worker::Worker;
+
+mod data;
+mod stream;
+pub(crate) mod pool;
+
+use data::Extensions;
+pub(crate) use stream::Io;
+
+/// Default for `max_send_buffer_size`: 1 MiB.
+pub const DEFAULT_MAX_SEND_BUFFER_SIZE: usize = 1024 * 1024;
+/// Default for `max_package_size`: 10 MiB.
+pub const DEFAULT_MAX_PACKAGE_SIZE: usize = 10 * 1024 * 1024;
+
+thread_local! {
+    static NEXT_ID: Cell<u64> = const { Cell::new(1) };
+}
+
+pub(crate) fn next_id() -> u64 {
+    NEXT_ID.with(|n| {
+        let id = n.get();
+        n.set(id.wrapping_add(1).max(1));
+        id
+    })
+}
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// An outgoing connection not connected yet.
+    Connecting,
+    /// Open for reading and writing.
+    Established,
+    /// `close` was called: flushing what is queued, then closing.
+    Closing,
+    /// Closed; sends fail.
+    Closed,
+}
+
+impl Status {
+    /// Workerman's name for the status (`ESTABLISHED`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Connecting => "CONNECTING",
+            Status::Established => "ESTABLISHED",
+            Status::Closing => "CLOSING",
+            Status::Closed => "CLOSED",
+        }
+    }
+}
+
+/// The three outcomes of [`TcpConnection::send`] (Workerman's `true` / `null` / `false`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendResult {
+    /// Everything was handed to the kernel.
+    Written,
+    /// Queued in the connection's send buffer; it goes out as the peer reads.
+    Queued,
+    /// Not sent: the connection is closing or closed, or its send buffer was already full.
+    Failed,
+}
+
+/// What `on_error` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// An outgoing connection could not be established (Workerman code 1).
+    ConnectFailed(String),
+    /// A send was dropped because the send buffer was already at `max_send_buffer_size` (code 2).
+    SendBufferFull,
+    /// A write failed because the peer is gone; the connection is closed (code 2).
+    ClientClosed,
+}
+
+impl ConnectionError {
+    /// Workerman's numeric code: 1 connect failure, 2 send failure.
+    pub fn code(&self) -> u32 {
+        match self {
+            ConnectionError::ConnectFailed(_) => 1,
+            ConnectionError::SendBufferFull | ConnectionError::ClientClosed => 2,
+        }
+    }
+}
+
+impl fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectionError::ConnectFailed(why) => f.write_str(why),
+            ConnectionError::SendBufferFull => f.write_str("send buffer full and drop package"),
+            ConnectionError::ClientClosed => f.write_str("client closed"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectionError {}
+
+pub(crate) type ConnFn<P> = Rc<dyn Fn(&TcpConnection<P>)>;
+pub(crate) type MessageFn<P> = Rc<dyn Fn(&TcpConnection<P>, <P as Protocol>::Message)>;
+pub(crate) type ErrorFn<P> = Rc<dyn Fn(&TcpConnection<P>, &ConnectionError)>;
+
+/// The callbacks of one connection, copied from its worker at accept time.
+pub(crate) struct Callbacks<P: Protocol> {
+    pub on_connect: Option<ConnFn<P>>,
+    pub on_message: Option<MessageFn<P>>,
+    pub on_close: Option<ConnFn<P>>,
+    pub on_error: Option<ErrorFn<P>>,
+    pub on_buffer_full: Option<ConnFn<P>>,
+    pub on_buffer_drain: Option<ConnFn<P>>,
+}
+
+impl<P: Protocol> Default for Callbacks<P> {
+    fn default() -> Self {
+        Callbacks { on_connect: None, on_message: None, on_close: None, on_error: None, on_buffer_full: None, on_buffer_drain: None }
+    }
+}
+
+impl<P: Protocol> Clone for Callbacks<P> {
+    fn clone(&self) -> Self {
+        Callbacks {
+            on_connect: self.on_connect.clone(),
+            on_message: self.on_message.clone(),
+            on_close: self.on_close.clone(),
+            on_error: self.on_error.clone(),
+            on_buffer_full: self.on_buffer_full.clone(),
+            on_buffer_drain: self.on_buffer_drain.clone(),
+        }
+    }
+}
+
+/// Size limits of a connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub max_send_buffer_size: usize,
+    pub max_package_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_send_buffer_size: DEFAULT_MAX_SEND_BUFFER_SIZE, max_package_size: DEFAULT_MAX_PACKAGE_SIZE }
+    }
+}
+
+struct State<P: Protocol> {
+    status: Status,
+    recv: BytesMut,
+    /// Size of the packet being waited for, once `input` told it.
+    want: Option<usize>,
+    send: BytesMut,
+    proto: P::State,
+    paused: bool,
+    in_dispatch: bool,
+    limits: Limits,
+    cb: Callbacks<P>,
+    data: Extensions,
+    bytes_read: u64,
+    bytes_written: u64,
+}
+
+struct Inner<P: Protocol> {
+    id: u64,
+    protocol: Rc<P>,
+    worker: Option<Worker<P>>,
+    io: RefCell<Option<Rc<Io>>>,
+    peer: Cell<Option<SocketAddr>>,
+    local: Cell<Option<SocketAddr>>,
+    st: RefCell<State<P>>,
+    wake: Notify,
+}
+
+/// One TCP connection, as seen by callbacks. Clone it freely (it is a reference-counted handle)
+/// to keep it in a map, a timer or an async task.
+pub struct TcpConnection<P: Protocol> {
+    inner: Rc<Inner<P>>,
+}
+
+impl<P: Protocol> Clone for TcpConnection<P> {
+    fn clone(&self) -> Self {
+        TcpConnection { inner: self.inner.clone() }
+    }
+}
+
+impl<P: Protocol> PartialEq for TcpConnection<P> {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl<P: Protocol> Eq for TcpConnection<P> {}
+
+impl<P: Protocol> fmt::Debug for TcpConnection<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpConnection")
+            .field("id", &self.inner.id)
+            .field("status", &self.status())
+            .field("remote", &self.remote_address())
+            .finish()
+    }
+}
+
+enum Step<M> {
+    Deliver(Option<M>),
+    Wait,
+    Fail(String),
+}
+
+impl<P: Protocol> TcpConnection<P> {
+    pub(crate) fn new(protocol: Rc<P>, worker: Option<Worker<P>>, io: Option<Io>, cb: Callbacks<P>, limits: Limits) -> Self {
+        let status = if io.is_some() { Status::Established } else { Status::Connecting };
+        let (peer, local) = io.as_ref().map(|io| (io.peer_addr(), io.local_addr())).unwrap_or((None, None));
+        stats::connection_opened();
+        TcpConnection {
+            inner: Rc::new(Inner {
+                id: next_id(),
+                protocol,
+                worker,
+                io: RefCell::new(io.map(Rc::new)),
+                peer: Cell::new(peer),
+                local: Cell::new(local),
+                st: RefCell::new(State {
+                    status,
+                    recv: BytesMut::new(),
+                    want: None,
+                    send: BytesMut::new(),
+                    proto: P::State::default(),
+                    paused: false,
+                    in_dispatch: false,
+                    limits,
+                    cb,
+                    data: Extensions::default(),
+                    bytes_read: 0,
+                    bytes_written: 0,
+                }),
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    /// Per-process id, from 1 (ids repeat across processes; prefix with the worker id if needed).
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// The worker that accepted this connection (`None` for outgoing connections).
+    pub fn worker(&self) -> Option<&Worker<P>> {
+        self.inner.worker.as_ref()
+    }
+
+    /// The protocol instance framing this connection.
+    pub fn protocol(&self) -> &P {
+        &self.inner.protocol
+    }
+
+    /// Where the connection is in its life.
+    pub fn status(&self) -> Status {
+        self.inner.st.borrow().status
+    }
+
+    /// The peer's address.
+    pub fn remote_address(&self) -> Option<SocketAddr> {
+        self.inner.peer.get()
+    }
+
+    /// The peer's IP as text (`127.0.0.1`, `::1`), empty when unknown.
+    pub fn remote_ip(&self) -> String {
+        self.remote_address().map(|a| a.ip().to_string()).unwrap_or_default()
+    }
+
+    /// The peer's port, 0 when unknown.
+    pub fn remote_port(&self) -> u16 {
+        self.remote_address().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// This side's address.
+    pub fn local_address(&self) -> Option<SocketAddr> {
+        self.inner.local.get()
+    }
+
+    /// This side's IP as text, empty when unknown.
+    pub fn local_ip(&self) -> String {
+        self.local_address().map(|a| a.ip().to_string()).unwrap_or_default()
+    }
+
+    /// This side's port, 0 when unknown.
+    pub fn local_port(&self) -> u16 {
+        self.local_address().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Bytes received so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.inner.st.borrow().bytes_read
+    }
+
+    /// Bytes handed to the kernel so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.inner.st.borrow().bytes_written
+    }
+
+    /// Bytes waiting in the send buffer.
+    pub fn send_buffer_len(&self) -> usize {
+        self.inner.st.borrow().send.len()
+    }
+
+    /// Bytes received but not yet delivered (a partial packet).
+    pub fn recv_buffer_len(&self) -> usize {
+        self.inner.st.borrow().recv.len()
+    }
+
+    /// The send buffer limit, in bytes; at or past it `on_buffer_full` fires and further sends fail.
+    pub fn max_send_buffer_size(&self) -> usize {
+        self.inner.st.borrow().limits.max_send_buffer_size
+    }
+
+    /// Sets the send buffer limit for this connection, in bytes.
+    pub fn set_max_send_buffer_size(&self, bytes: usize) {
+        self.inner.st.borrow_mut().limits.max_send_buffer_size = bytes;
+    }
+
+    /// The largest packet accepted, in bytes; a bigger one closes the connection.
+    pub fn max_package_size(&self) -> usize {
+        self.inner.st.borrow().limits.max_package_size
+    }
+
+    /// Sets the largest packet accepted on this connection, in bytes.
+    pub fn set_max_package_size(&self, bytes: usize) {
+        self.inner.st.borrow_mut().limits.max_package_size = bytes;
+    }
+
+    /// Encodes `msg` with the connection's protocol and sends it.
+    ///
+    /// A send is accepted while the send buffer is below `max_send_buffer_size` (one send may push
+    /// it past the limit; `on_buffer_full` then fires); the next one fails with
+    /// `on_error(SendBufferFull)` until the buffer drains.
+    pub fn send<'a>(&self, msg: impl Into<P::Outgoing<'a>>) -> SendResult {
+        let msg = msg.into();
+        self.send_with(|p, state, out| p.encode(msg, state, out))
+    }
+
+    /// Sends bytes as they are, without the protocol's encoding.
+    pub fn send_raw(&self, bytes: &[u8]) -> SendResult {
+        self.send_with(|_, _, out| out.extend_from_slice(bytes))
+    }
+
+    fn send_with(&self, encode: impl FnOnce(&P, &mut P::State, &mut BytesMut)) -> SendResult {
+        let inner = &*self.inner;
+        let mut st = inner.st.borrow_mut();
+        if matches!(st.status, Status::Closing | Status::Closed) {
+            return SendResult::Failed;
+        }
+        let was_empty = st.send.is_empty();
+        if !was_empty && st.send.len() >= st.limits.max_send_buffer_size {
+            drop(st);
+            stats::send_fail();
+            self.emit_error(&ConnectionError::SendBufferFull);
+            return SendResult::Failed;
+        }
+        if st.send.capacity() == 0 {
+            st.send = pool::take_write();
+        }
+        let State { send, proto, .. } = &mut *st;
+        encode(&inner.protocol, proto, send);
+        if st.send.is_empty() {
+            return SendResult::Queued;
+        }
+        if !was_empty || st.in_dispatch || st.status == Status::Connecting {
+            // Written by the dispatcher after this read, or by the task once writable.
+            return self.queued(st);
+        }
+        let io = inner.io.borrow().clone();
+        let Some(io) = io else { return self.queued(st) };
+        match io.try_write(&st.send) {
+            Ok(n) => {
+                st.bytes_written += n as u64;
+                st.send.advance(n);
+                if st.send.is_empty() {
+                    pool::give_write(std::mem::take(&mut st.send));
+                    SendResult::Written
+                } else {
+                    inner.wake.notify_one();
+                    self.queued(st)
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                inner.wake.notify_one();
+                self.queued(st)
+            }
+            Err(_) => {
+                drop(st);
+                stats::send_fail();
+                self.emit_error(&ConnectionError::ClientClosed);
+                self.destroy();
+                SendResult::Failed
+            }
+        }
+    }
+
+    fn queued(&self, st: std::cell::RefMut<'_, State<P>>) -> SendResult {
+        let full = st.send.len() >= st.limits.max_send_buffer_size;
+        let cb = if full { st.cb.on_buffer_full.clone() } else { None };
+        drop(st);
+        if let Some(cb) = cb {
+            guard(|| cb(self));
+        }
+        SendResult::Queued
+    }
+
+    fn emit_error(&self, err: &ConnectionError) {
+        let cb = self.inner.st.borrow().cb.on_error.clone();
+        if let Some(cb) = cb {
+            guard(|| cb(self, err));
+        }
+    }
+
+    /// Closes after everything queued is written (Workerman's `close()`); no more reads.
+    pub fn close(&self) {
+        let mut st = self.inner.st.borrow_mut();
+        match st.status {
+            Status::Closing | Status::Closed => return,
+            Status::Connecting => {
+                drop(st);
+                return self.destroy();
+            }
+            Status::Established => {}
+        }
+        st.status = Status::Closing;
+        let flush_later = !st.send.is_empty() || st.in_dispatch;
+        drop(st);
+        if flush_later {
+            self.inner.wake.notify_one();
+        } else {
+            self.destroy();
+        }
+    }
+
+    /// Sends `msg`, then closes once it is written.
+    pub fn close_with<'a>(&self, msg: impl Into<P::Outgoing<'a>>) {
+        self.send(msg);
+        self.close();
+    }
+
+    /// Closes now, dropping anything queued; `on_close` runs (once per connection).
+    pub fn destroy(&self) {
+        let on_close = {
+            let mut st = self.inner.st.borrow_mut();
+            if st.status == Status::Closed {
+                return;
+            }
+            st.status = Status::Closed;
+            st.want = None;
+            pool::give_read(std::mem::take(&mut st.recv));
+            st.send = BytesMut::new();
+            st.cb.on_close.clone()
+        };
+        self.inner.io.borrow_mut().take();
+        self.inner.wake.notify_one();
+        if let Some(w) = &self.inner.worker {
+            w.forget_connection(self.inner.id);
+        }
+        stats::connection_closed();
+        if let Some(cb) = on_close {
+            guard(|| cb(self));
+        }
+        // Drop the callbacks (they often capture connections: this breaks the cycles).
+        let mut st = self.inner.st.borrow_mut();
+        if st.status == Status::Closed {
+            st.cb = Callbacks::default();
+        }
+    }
+
+    /// Stops reading: no more `on_message` until [`resume_recv`](Self::resume_recv).
+    pub fn pause_recv(&self) {
+        self.inner.st.borrow_mut().paused = true;
+    }
+
+    /// Reads again, first delivering any packet already buffered.
+    pub fn resume_recv(&self) {
+        let mut st = self.inner.st.borrow_mut();
+        if !st.paused {
+            return;
+        }
+        st.paused = false;
+        let buffered = !st.recv.is_empty();
+        drop(st);
+        if buffered {
+            self.dispatch();
+        }
+        self.inner.wake.notify_one();
+    }
+
+    /// Whether reading is paused.
+    pub fn is_paused(&self) -> bool {
+        self.inner.st.borrow().paused
+    }
+
+    /// Forwards everything received here to `dest`, with backpressure: when `dest`'s send buffer
+    /// fills, reading here pauses until it drains; when either side closes, so does `dest`.
+    /// `a.pipe(&b); b.pipe(&a);` is a TCP proxy.
+    pub fn pipe<Q>(&self, dest: &TcpConnection<Q>)
+    where
+        Q: Protocol,
+        P::Message: for<'a> Into<Q::Outgoing<'a>>,
+    {
+        let to = dest.clone();
+        self.on_message(move |_, msg| {
+            to.send(msg);
+        });
+        let to = dest.clone();
+        self.on_close(move |_| to.close());
+        let me = self.clone();
+        dest.on_buffer_full(move |_| me.pause_recv());
+        let me = self.clone();
+        dest.on_buffer_drain(move |_| me.resume_recv());
+    }
+
+    /// Replaces this connection's `on_message` (it starts as the worker's).
+    pub fn on_message(&self, f: impl Fn(&TcpConnection<P>, P::Message) + 'static) {
+        self.inner.st.borrow_mut().cb.on_message = Some(Rc::new(f));
+    }
+
+    /// Replaces this connection's `on_close`.
+    pub fn on_close(&self, f: impl Fn(&TcpConnection<P>) + 'static) {
+        self.inner.st.borrow_mut().cb.on_close = Some(Rc::new(f));
+    }
+
+    /// Replaces this connection's `on_error`.
+    pub fn on_error(&self, f: impl Fn(&TcpConnection<P>, &ConnectionError) + 'static) {
+        self.inner.st.borrow_mut().cb.on_error = Some(Rc::new(f));
+    }
+
+    /// Replaces this connection's `on_buffer_full`.
+    pub fn on_buffer_full(&self, f: impl Fn(&TcpConnection<P>) + 'static) {
+        self.inner.st.borrow_mut().cb.on_buffer_full = Some(Rc::new(f));
+    }
+
+    /// Replaces this connection's `on_buffer_drain`.
+    pub fn on_buffer_drain(&self, f: impl Fn(&TcpConnection<P>) + 'static) {
+        self.inner.st.borrow_mut().cb.on_buffer_drain = Some(Rc::new(f));
+    }
+
+    /// Stores a value of type `T` on the connection (one per type), returning the previous one.
+    ///
+    /// ```no_run
+    /// # use workerman::{TcpConnection, protocol::Text};
+    /// struct Uid(u64);
+    /// fn on_connect(conn: &TcpConnection<Text>) {
+    ///     conn.set_data(Uid(42));
+    ///     assert_eq!(conn.with_data(|uid: &mut Uid| uid.0), Some(42));
+    /// }
+    /// ```
+    pub fn set_data<T: 'static>(&self, value: T) -> Option<T> {
+        self.inner.st.borrow_mut().data.insert(value)
+    }
+
+    /// A clone of the stored `T`.
+    pub fn data<T: Clone + 'static>(&self) -> Option<T> {
+        self.inner.st.borrow().data.get::<T>().cloned()
+    }
+
+    /// Runs `f` on the stored `T`. Don't call this connection's `set_data`/`with_data` inside `f`.
+    pub fn with_data<T: 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let mut st = self.inner.st.borrow_mut();
+        st.data.get_mut::<T>().map(f)
+    }
+
+    /// Removes and returns the stored `T`.
+    pub fn remove_data<T: 'static>(&self) -> Option<T> {
+        self.inner.st.borrow_mut().data.remove::<T>()
+    }
+
+    /// The connection's task: waits for readability, writability or a wake-up, until closed.
+    pub(crate) async fn drive(self) {
+        let on_connect = self.inner.st.borrow().cb.on_connect.clone();
+        if let Some(cb) = on_connect {
+            guard(|| cb(&self));
+        }
+        loop {
+            let Some(io) = self.inner.io.borrow().clone() else { break };
+            let (want_read, want_write) = {
+                let st = self.inner.st.borrow();
+                match st.status {
+                    Status::Closed => break,
+                    Status::Closing if st.send.is_empty() => {
+                        drop(st);
+                        self.destroy();
+                        break;
+                    }
+                    _ => {}
+                }
+                (st.status == Status::Established && !st.paused, !st.send.is_empty())
+            };
+            let woken = self.inner.wake.notified();
+            tokio::select! {
+                biased;
+                _ = woken => {}
+                ready = io.writable(), if want_write => match ready {
+                    Ok(()) => self.flush(true),
+                    Err(_) => self.destroy(),
+                },
+                ready = io.readable(), if want_read => match ready {
+                    Ok(()) => self.read(&io),
+                    Err(_) => self.destroy(),
+                },
+            }
+        }
+    }
+
+    fn read(&self, io: &Io) {
+        let res = {
+            let mut st = self.inner.st.borrow_mut();
+            if st.recv.capacity() == 0 {
+                st.recv = pool::take_read();
+            }
+            st.recv.reserve(pool::READ_CHUNK);
+            io.try_read_buf(&mut st.recv)
+        };
+        match res {
+            Ok(0) => self.destroy(),
+            Ok(n) => {
+                self.inner.st.borrow_mut().bytes_read += n as u64;
+                self.dispatch();
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
+                self.release_empty_recv();
+            }
+            Err(_) => self.destroy(),
+        }
+    }
+
+    fn release_empty_recv(&self) {
+        let mut st = self.inner.st.borrow_mut();
+        if st.recv.is_empty() && st.recv.capacity() > 0 {
+            pool::give_read(std::mem::take(&mut st.recv));
+        }
+    }
+
+    /// Cuts and delivers every complete packet in the receive buffer, then writes the replies.
+    fn dispatch(&self) {
+        self.inner.st.borrow_mut().in_dispatch = true;
+        let on_message = loop {
+            let (step, cb, close) = {
+                let mut st = self.inner.st.borrow_mut();
+                if st.paused || st.status != Status::Established || st.recv.is_empty() {
+                    break None;
+                }
+                let (step, close) = self.next_packet(&mut st);
+                (step, st.cb.on_message.clone(), close)
+            };
+            if close {
+                self.close();
+            }
+            match step {
+                Step::Deliver(Some(msg)) => {
+                    stats::request();
+                    if let Some(cb) = cb {
+                        guard(|| cb(self, msg));
+                    }
+                }
+                Step::Deliver(None) => stats::request(),
+                Step::Wait => break Some(()),
+                Step::Fail(why) => {
+                    stats::protocol_error();
+                    let worker = self.inner.worker.as_ref().map(|w| w.name()).unwrap_or_default();
+                    crate::settings::log(&format!(
+                        "worker[{worker}:{}] connection {} from {} closed: {why}",
+                        std::process::id(),
+                        self.id(),
+                        self.remote_address().map(|a| a.to_string()).unwrap_or_default()
+                    ));
+                    // Replies the protocol queued (e.g. an HTTP 400) still go out.
+                    self.inner.st.borrow_mut().recv.clear();
+                    self.close();
+                    break None;
+                }
+            }
+        };
+        let _ = on_message;
+        self.inner.st.borrow_mut().in_dispatch = false;
+        self.release_empty_recv();
+        self.flush(false);
+        if self.status() == Status::Closing && self.inner.st.borrow().send.is_empty() {
+            self.destroy();
+        }
+    }
+
+    fn next_packet(&self, st: &mut State<P>) -> (Step<P::Message>, bool) {
+        let max = st.limits.max_package_size;
+        let protocol = &*self.inner.protocol;
+        let State { recv, send, proto, want, .. } = st;
+        let mut cx = Context::new(proto, send, max);
+        let n = match *want {
+            Some(n) => n,
+            None => match protocol.input(recv, &mut cx) {
+                Ok(None) if recv.len() >= max => {
+                    return (Step::Fail(format!("packet exceeds max_package_size ({max} bytes) without completing")), false);
+                }
+                Ok(None) => return (Step::Wait, cx.close_requested()),
+                Ok(Some(0)) => return (Step::Fail("protocol returned a zero-length packet".into()), false),
+                Ok(Some(n)) if n > max => {
+                    return (Step::Fail(format!("packet of {n} bytes exceeds max_package_size ({max} bytes)")), false);
+                }
+                Ok(Some(n)) => n,
+                Err(e) => return (Step::Fail(e.to_string()), false),
+            },
+        };
+        if n > recv.len() {
+            *want = Some(n);
+            return (Step::Wait, cx.close_requested());
+        }
+        *want = None;
+        let packet = recv.split_to(n).freeze();
+        match protocol.decode(packet, &mut cx) {
+            Ok(m) => (Step::Deliver(m), cx.close_requested()),
+            Err(e) => (Step::Fail(e.to_string()), false),
+        }
+    }
+
+    /// Writes as much of the send buffer as the socket takes. `from_task`: a writable event, after
+    /// which an emptied buffer fires `on_buffer_drain` (Workerman fires it only there).
+    fn flush(&self, from_task: bool) {
+        let Some(io) = self.inner.io.borrow().clone() else { return };
+        let mut st = self.inner.st.borrow_mut();
+        if st.send.is_empty() {
+            return;
+        }
+        match io.try_write(&st.send) {
+            Ok(n) => {
+                st.bytes_written += n as u64;
+                st.send.advance(n);
+                if !st.send.is_empty() {
+                    return;
+                }
+                pool::give_write(std::mem::take(&mut st.send));
+                let closing = st.status == Status::Closing;
+                let drain = if from_task { st.cb.on_buffer_drain.clone() } else { None };
+                drop(st);
+                if let Some(cb) = drain {
+                    guard(|| cb(self));
+                }
+                if closing {
+                    self.destroy();
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                drop(st);
+                stats::send_fail();
+                self.destroy();
+            }
+        }
+    }
+}

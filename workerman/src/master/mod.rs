@@ -1,0 +1,341 @@
+//! The master process: binds listeners, spawns and supervises worker processes. No async runtime
+//! (tokio is not fork-safe), one thread, a loop over `poll(signal pipe, next deadline)`.
+//!
+//! Phases, each logged: `starting` → `running` ⇄ `reloading` → `stopping` → `stopped`.
+//! A worker process that dies is replaced (its `id` is kept); one that keeps dying within a second
+//! of its start is replaced after a growing delay (100 ms doubling to 10 s), never in a spin.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use crate::error::{Error, Result};
+use crate::panic::PANIC_EXIT_STATUS;
+use crate::settings;
+use crate::worker::{Spec, registry};
+
+mod daemon;
+pub(crate) mod pidfile;
+mod signals;
+mod spawn;
+
+use signals::{Intent, Signals};
+
+/// A worker process that exits sooner than this after its start counts as a quick failure.
+const QUICK_EXIT: Duration = Duration::from_secs(1);
+const BACKOFF_START: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+struct Slot {
+    pid: Option<Pid>,
+    started: Instant,
+    quick_exits: u32,
+    restart_at: Option<Instant>,
+}
+
+struct Group {
+    spec: Spec,
+    listener: Option<TcpListener>,
+    slots: Vec<Slot>,
+    /// Raw wait statuses (exit code << 8, or signal number) → count, as `status` shows them.
+    exits: BTreeMap<i32, u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    Reloading { graceful: bool },
+    Stopping { graceful: bool },
+}
+
+struct Master {
+    groups: Vec<Group>,
+    phase: Phase,
+    signals: Signals,
+    daemon: bool,
+    pid_file: PathBuf,
+    name: String,
+    /// Processes still to be replaced by the reload in progress, oldest first.
+    reload_queue: VecDeque<Pid>,
+    /// The process being reloaded now, and when to kill it if it has not exited.
+    reloading: Option<(Pid, Option<Instant>)>,
+    kill_at: Option<Instant>,
+}
+
+/// `start [-d]`: becomes the master. Returns only on a start-up error.
+pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
+    let name = settings::start_name();
+    let pid_file = settings::pid_file();
+    if let Some(pid) = pidfile::running_master(&pid_file, &name) {
+        return Err(Error::AlreadyRunning { name, pid: pid.as_raw() });
+    }
+    let mode = if daemon { "DAEMON" } else { "DEBUG" };
+    settings::log(&format!("Workerman[{name}] start in {mode} mode"));
+    let specs: Vec<Spec> = registry::all().iter().map(|w| w.spec()).collect();
+    let mut groups = Vec::new();
+    for spec in specs {
+        let listener = match &spec.address {
+            Some(addr) if spec.reuse_port => {
+                // Fail early, in the terminal, if the port is taken by someone else.
+                drop(crate::listen::bind_tcp(addr, true, spec.backlog)?);
+                None
+            }
+            Some(addr) => Some(crate::listen::bind_tcp(addr, false, spec.backlog)?),
+            None => None,
+        };
+        let slots = (0..spec.count).map(|_| Slot { pid: None, started: Instant::now(), quick_exits: 0, restart_at: None }).collect();
+        groups.push(Group { spec, listener, slots, exits: BTreeMap::new() });
+    }
+    let mut ready = if daemon { Some(daemon::daemonize().map_err(|e| Error::io("cannot daemonize", e))?) } else { None };
+    crate::sys::ignore_sigpipe();
+    let signals = Signals::install().map_err(|e| Error::io("cannot install signal handlers", e))?;
+    if let Err(e) = pidfile::write(&pid_file, std::process::id()) {
+        let err = Error::io(format!("cannot write pid file {}", pid_file.display()), e);
+        if let Some(r) = ready.as_mut() {
+            r.report(Err(err.to_string()));
+        }
+        return Err(err);
+    }
+    crate::sys::set_process_name(&format!("wm master {name}"));
+    let mut master = Master { groups, phase: Phase::Running, signals, daemon, pid_file, name, reload_queue: VecDeque::new(), reloading: None, kill_at: None };
+    master.print_banner();
+    for g in 0..master.groups.len() {
+        for s in 0..master.groups[g].slots.len() {
+            master.spawn(g, s);
+        }
+    }
+    if let Some(r) = ready.as_mut() {
+        r.report(Ok(()));
+    }
+    settings::log(&format!("Workerman[{}] running", master.name));
+    master.run()
+}
+
+impl Master {
+    fn print_banner(&self) {
+        let mut out = String::new();
+        out.push_str(&format!("{:-^80}\n", " WORKERMAN-RS "));
+        out.push_str(&format!("workerman-rs/{}    {}    {}\n", env!("CARGO_PKG_VERSION"), crate::RUSTC_VERSION, std::env::consts::OS));
+        out.push_str(&format!("{:-^80}\n", " WORKERS "));
+        out.push_str(&format!("{:<12}{:<16}{:<32}{:<8}state\n", "proto", "worker", "listen", "count"));
+        for g in &self.groups {
+            let listen = g.spec.address.as_ref().map(|a| a.to_string()).unwrap_or_else(|| "none".into());
+            let proto = g.spec.address.as_ref().map(|a| a.transport().as_str()).unwrap_or("tcp");
+            out.push_str(&format!("{:<12}{:<16}{:<32}{:<8}[OK]\n", proto, g.spec.name, listen, g.spec.count));
+        }
+        out.push_str(&format!("{:-<80}\n", ""));
+        if self.daemon {
+            out.push_str(&format!("Input \"{} stop\" to stop. Start success.\n", self.name));
+        } else {
+            out.push_str("Press Ctrl+C to stop. Start success.\n");
+        }
+        if !self.daemon {
+            print!("{out}");
+        }
+    }
+
+    fn spawn(&mut self, g: usize, s: usize) {
+        let daemon = self.daemon;
+        let group = &mut self.groups[g];
+        match spawn::spawn_worker(g, s, group.listener.as_ref(), daemon) {
+            Ok(pid) => {
+                let slot = &mut group.slots[s];
+                slot.pid = Some(pid);
+                slot.started = Instant::now();
+                slot.restart_at = None;
+            }
+            Err(e) => {
+                settings::log(&format!("Workerman[{}] cannot start a {} process: {e}", self.name, group.spec.name));
+                let slot = &mut group.slots[s];
+                slot.quick_exits += 1;
+                slot.restart_at = Some(Instant::now() + backoff(slot.quick_exits));
+            }
+        }
+    }
+
+    fn run(&mut self) -> ! {
+        loop {
+            for intent in self.signals.take() {
+                self.handle(intent);
+            }
+            self.reap();
+            let now = Instant::now();
+            if matches!(self.phase, Phase::Running | Phase::Reloading { .. }) {
+                let due: Vec<(usize, usize)> = self
+                    .groups
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(g, grp)| grp.slots.iter().enumerate().filter(|(_, s)| s.pid.is_none() && s.restart_at.is_some_and(|t| t <= now)).map(move |(s, _)| (g, s)))
+                    .collect();
+                for (g, s) in due {
+                    self.spawn(g, s);
+                }
+                self.continue_reload();
+            }
+            if let Phase::Stopping { .. } = self.phase {
+                if self.live().is_empty() {
+                    self.exit();
+                }
+                if self.kill_at.is_some_and(|t| t <= now) {
+                    for pid in self.live() {
+                        settings::log(&format!("Workerman[{}] worker process {pid} still running after stop_timeout; killing it", self.name));
+                        let _ = kill(pid, Signal::SIGKILL);
+                    }
+                    self.kill_at = None;
+                }
+            }
+            if let Some((pid, Some(at))) = self.reloading
+                && at <= now
+            {
+                settings::log(&format!("Workerman[{}] worker process {pid} did not exit within stop_timeout on reload; killing it", self.name));
+                let _ = kill(pid, Signal::SIGKILL);
+                self.reloading = Some((pid, None));
+            }
+            self.signals.wait(self.next_deadline().map(|t| t.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_secs(1)));
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let restarts = self.groups.iter().flat_map(|g| g.slots.iter()).filter(|s| s.pid.is_none()).filter_map(|s| s.restart_at);
+        let reload = self.reloading.and_then(|(_, t)| t);
+        restarts.chain(self.kill_at).chain(reload).min()
+    }
+
+    fn live(&self) -> Vec<Pid> {
+        self.groups.iter().flat_map(|g| g.slots.iter()).filter_map(|s| s.pid).collect()
+    }
+
+    fn signal_all(&self, sig: Signal) {
+        for pid in self.live() {
+            let _ = kill(pid, sig);
+        }
+    }
+
+    fn handle(&mut self, intent: Intent) {
+        match intent {
+            Intent::Stop { graceful } => {
+                if let Phase::Stopping { graceful: g } = self.phase
+                    && (g == graceful || !graceful && !g)
+                {
+                    return;
+                }
+                let how = if graceful { "gracefully stopping" } else { "stopping" };
+                settings::log(&format!("Workerman[{}] {how}", self.name));
+                self.phase = Phase::Stopping { graceful };
+                self.reload_queue.clear();
+                self.reloading = None;
+                self.signal_all(if graceful { Signal::SIGTERM } else { Signal::SIGINT });
+                self.kill_at = if graceful { None } else { Some(Instant::now() + settings::get().stop_timeout) };
+            }
+            Intent::Reload { graceful } => {
+                if self.phase != Phase::Running {
+                    return;
+                }
+                settings::log(&format!("Workerman[{}] reloading{}", self.name, if graceful { " gracefully" } else { "" }));
+                self.phase = Phase::Reloading { graceful };
+                let sig = if graceful { Signal::SIGQUIT } else { Signal::SIGUSR1 };
+                for g in &self.groups {
+                    for pid in g.slots.iter().filter_map(|s| s.pid) {
+                        if g.spec.reloadable {
+                            self.reload_queue.push_back(pid);
+                        } else {
+                            // Not replaced: the process only runs on_worker_reload.
+                            let _ = kill(pid, sig);
+                        }
+                    }
+                }
+            }
+            Intent::Status | Intent::Connections => {
+                settings::log(&format!("Workerman[{}] status and connections reports are not built yet", self.name));
+            }
+            Intent::ChildExited => {}
+        }
+    }
+
+    fn continue_reload(&mut self) {
+        let Phase::Reloading { graceful } = self.phase else { return };
+        if self.reloading.is_some() {
+            return;
+        }
+        // Wait until every slot is filled again before taking the next process down.
+        if self.groups.iter().any(|g| g.slots.iter().any(|s| s.pid.is_none())) {
+            return;
+        }
+        let live = self.live();
+        while let Some(pid) = self.reload_queue.pop_front() {
+            if !live.contains(&pid) {
+                continue;
+            }
+            let (sig, deadline) = if graceful { (Signal::SIGQUIT, None) } else { (Signal::SIGUSR1, Some(Instant::now() + settings::get().stop_timeout)) };
+            let _ = kill(pid, sig);
+            self.reloading = Some((pid, deadline));
+            return;
+        }
+        settings::log(&format!("Workerman[{}] reloaded", self.name));
+        self.phase = Phase::Running;
+    }
+
+    fn reap(&mut self) {
+        loop {
+            let status = match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(s) => s,
+            };
+            let (pid, raw, reason) = match status {
+                WaitStatus::Exited(pid, PANIC_EXIT_STATUS) => (pid, PANIC_EXIT_STATUS << 8, format!("panicked (exit status {PANIC_EXIT_STATUS})")),
+                WaitStatus::Exited(pid, code) => (pid, code << 8, format!("exited with code {code}")),
+                WaitStatus::Signaled(pid, sig, _) => (pid, sig as i32, format!("killed by signal {} ({sig})", sig as i32)),
+                _ => continue,
+            };
+            self.exited(pid, raw, &reason);
+        }
+    }
+
+    fn exited(&mut self, pid: Pid, raw: i32, reason: &str) {
+        let stopping = matches!(self.phase, Phase::Stopping { .. });
+        let was_reloading = self.reloading.is_some_and(|(p, _)| p == pid);
+        if was_reloading {
+            self.reloading = None;
+        }
+        let Some((g, s)) = self.groups.iter().enumerate().find_map(|(g, grp)| grp.slots.iter().position(|s| s.pid == Some(pid)).map(|s| (g, s))) else { return };
+        let group = &mut self.groups[g];
+        *group.exits.entry(raw).or_default() += 1;
+        let expected = stopping || was_reloading;
+        if raw != 0 || !expected {
+            settings::log(&format!("worker[{}:{pid}] {reason}{}", group.spec.name, if expected { "" } else { " unexpectedly" }));
+        }
+        let slot = &mut group.slots[s];
+        slot.pid = None;
+        if stopping {
+            return;
+        }
+        if was_reloading || slot.started.elapsed() >= QUICK_EXIT {
+            slot.quick_exits = 0;
+            slot.restart_at = Some(Instant::now());
+        } else {
+            slot.quick_exits += 1;
+            let delay = backoff(slot.quick_exits);
+            settings::log(&format!(
+                "worker[{}] process {s} exited {} time(s) in a row within {QUICK_EXIT:?} of starting; restarting in {delay:?}",
+                group.spec.name, slot.quick_exits
+            ));
+            slot.restart_at = Some(Instant::now() + delay);
+        }
+    }
+
+    fn exit(&mut self) -> ! {
+        pidfile::remove(&self.pid_file);
+        settings::log(&format!("Workerman[{}] has been stopped", self.name));
+        std::process::exit(0);
+    }
+}
+
+fn backoff(quick_exits: u32) -> Duration {
+    let factor = 1u32 << quick_exits.saturating_sub(1).min(10);
+    (BACKOFF_START * factor).min(BACKOFF_MAX)
+}

@@ -1,0 +1,224 @@
+//! A worker process: one current-thread tokio runtime, created after exec, never in the master.
+//!
+//! Lifecycle: read the role from the environment → find this process's worker in the registry →
+//! take the inherited listener (or bind with `SO_REUSEPORT`) → `on_worker_start` → accept until a
+//! stop or reload signal → `on_worker_stop` → close or drain connections → exit.
+//!
+//! Signals from the master: SIGINT/SIGHUP stop, SIGTERM graceful stop, SIGUSR1 reload, SIGQUIT
+//! graceful reload. A graceful stop stops accepting and waits for the connections to end.
+
+use std::cell::{Cell, RefCell};
+use std::os::fd::RawFd;
+use std::rc::Rc;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::Notify;
+
+use crate::error::{Error, Result};
+use crate::panic::PanicReport;
+use crate::settings;
+use crate::stats;
+use crate::sys;
+use crate::worker::{AnyWorker, registry};
+
+pub(crate) mod accept;
+
+/// `<worker index>:<id>` of the process to become.
+pub(crate) const ENV_WORKER: &str = "WORKERMAN_WORKER";
+/// Inherited listening socket.
+pub(crate) const ENV_LISTEN_FD: &str = "WORKERMAN_LISTEN_FD";
+/// Set when the master runs as a daemon.
+pub(crate) const ENV_DAEMON: &str = "WORKERMAN_DAEMON";
+
+/// What the master asked this process to be.
+pub(crate) struct Role {
+    index: usize,
+    id: usize,
+    fd: Option<RawFd>,
+    daemon: bool,
+}
+
+/// The role passed by the master, if this process is a worker process.
+pub(crate) fn role_from_env() -> Option<Role> {
+    let spec = std::env::var(ENV_WORKER).ok()?;
+    let (index, id) = spec.split_once(':')?;
+    let role = Role {
+        index: index.parse().ok()?,
+        id: id.parse().ok()?,
+        fd: std::env::var(ENV_LISTEN_FD).ok().and_then(|s| s.parse().ok()),
+        daemon: std::env::var_os(ENV_DAEMON).is_some(),
+    };
+    sys::remove_env(&[ENV_WORKER, ENV_LISTEN_FD, ENV_DAEMON, settings::ENV_START_FILE]);
+    Some(role)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Process,
+    Standalone,
+}
+
+thread_local! {
+    static STOP: Rc<Notify> = Rc::new(Notify::new());
+    static STOP_GRACEFUL: Cell<Option<bool>> = const { Cell::new(None) };
+    static MODE: Cell<Mode> = const { Cell::new(Mode::Process) };
+    static STANDALONE_PANIC: RefCell<Option<PanicReport>> = const { RefCell::new(None) };
+}
+
+/// Asks this process to stop (from a callback: `Worker::stop_all`).
+pub(crate) fn request_stop(graceful: bool) {
+    STOP_GRACEFUL.with(|g| {
+        if g.get().is_none() {
+            g.set(Some(graceful));
+        }
+    });
+    STOP.with(|n| n.notify_one());
+}
+
+/// In standalone mode a panic without handler stops the loop instead of exiting the process.
+pub(crate) fn standalone_panic(report: &PanicReport) -> bool {
+    if MODE.with(Cell::get) != Mode::Standalone {
+        return false;
+    }
+    STANDALONE_PANIC.with(|p| *p.borrow_mut() = Some(report.clone()));
+    request_stop(false);
+    true
+}
+
+enum Intent {
+    Stop { graceful: bool },
+    Reload { graceful: bool },
+}
+
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installed before `on_worker_start`, so a signal during start-up is never lost or fatal.
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+            term: signal(SignalKind::terminate())?,
+            usr1: signal(SignalKind::user_defined1())?,
+            quit: signal(SignalKind::quit())?,
+        })
+    }
+
+    async fn next(&mut self) -> Intent {
+        let stop = STOP.with(Rc::clone);
+        tokio::select! {
+            _ = self.int.recv() => Intent::Stop { graceful: false },
+            _ = self.hup.recv() => Intent::Stop { graceful: false },
+            _ = self.term.recv() => Intent::Stop { graceful: true },
+            _ = self.usr1.recv() => Intent::Reload { graceful: false },
+            _ = self.quit.recv() => Intent::Reload { graceful: true },
+            _ = stop.notified() => Intent::Stop { graceful: STOP_GRACEFUL.with(Cell::get).unwrap_or(false) },
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::io("cannot create the event loop", e))
+}
+
+/// Becomes the worker process described by `role`; never returns.
+pub(crate) fn run_worker(role: Role) -> ! {
+    settings::get().daemonized = role.daemon;
+    sys::ignore_sigpipe();
+    let workers = registry::all();
+    let initial = workers.len();
+    let Some(worker) = workers.get(role.index).cloned() else {
+        settings::log(&format!("worker process {}: the start file defines only {initial} workers, not {}", std::process::id(), role.index + 1));
+        std::process::exit(1);
+    };
+    let spec = worker.spec();
+    crate::panic::install(&spec.name);
+    sys::set_process_name(&format!("wm {}", spec.name));
+    let listener = role.fd.map(sys::tcp_listener_from_fd);
+    let code = match runtime() {
+        Ok(rt) => {
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&rt, serve(worker, role.id, listener, initial))
+        }
+        Err(e) => {
+            settings::log(&e.to_string());
+            1
+        }
+    };
+    std::process::exit(code)
+}
+
+async fn serve(worker: Rc<dyn AnyWorker>, id: usize, listener: Option<std::net::TcpListener>, initial: usize) -> i32 {
+    let name = worker.spec().name;
+    let pid = std::process::id();
+    let mut signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            settings::log(&format!("worker[{name}:{pid}] cannot install signal handlers: {e}"));
+            return 1;
+        }
+    };
+    if let Err(e) = worker.start(id, listener) {
+        settings::log(&format!("worker[{name}:{pid}] cannot start: {e}"));
+        return 1;
+    }
+    let graceful = loop {
+        match signals.next().await {
+            Intent::Stop { graceful } => break graceful,
+            Intent::Reload { graceful } => {
+                worker.reload();
+                if worker.spec().reloadable {
+                    break graceful;
+                }
+            }
+        }
+    };
+    // This process's worker, plus any created by listen() in this process.
+    let all = registry::all();
+    worker.stop(graceful);
+    for w in all.iter().skip(initial) {
+        w.stop(graceful);
+    }
+    let stop_timeout = settings::get().stop_timeout;
+    if graceful {
+        stats::all_closed().await;
+    } else if tokio::time::timeout(stop_timeout, stats::all_closed()).await.is_err() {
+        settings::log(&format!("worker[{name}:{pid}] {} connection(s) still open after {stop_timeout:?}; exiting", stats::snapshot().connections));
+    }
+    0
+}
+
+/// `Worker::run_standalone`: every worker of the start file in this thread, as one process.
+pub(crate) fn run_standalone() -> Result<()> {
+    MODE.with(|m| m.set(Mode::Standalone));
+    STOP_GRACEFUL.with(|g| g.set(None));
+    let rt = runtime()?;
+    let local = tokio::task::LocalSet::new();
+    let workers = registry::all();
+    let result = local.block_on(&rt, async move {
+        for w in &workers {
+            w.start(0, None)?;
+        }
+        let stop = STOP.with(Rc::clone);
+        stop.notified().await;
+        let graceful = STOP_GRACEFUL.with(Cell::get).unwrap_or(false);
+        for w in registry::all() {
+            w.stop(graceful);
+        }
+        stats::all_closed().await;
+        Ok::<(), Error>(())
+    });
+    crate::timer::Timer::del_all();
+    STOP_GRACEFUL.with(|g| g.set(None));
+    result?;
+    match STANDALONE_PANIC.with(|p| p.borrow_mut().take()) {
+        Some(report) => Err(Error::Panicked(report)),
+        None => Ok(()),
+    }
+}

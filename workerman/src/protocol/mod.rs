@@ -1,0 +1,255 @@
+//! Application protocols: how a byte stream is cut into messages, and how replies are framed.
+//!
+//! A protocol is Workerman's `input` / `decode` / `encode` triple, typed. It never sees a socket:
+//! the connection owns the buffers, calls [`Protocol::input`] with everything received so far
+//! (starting at a packet boundary), cuts the packet when enough bytes are there, and passes it to
+//! [`Protocol::decode`]. Whatever `decode` returns reaches `on_message`.
+//!
+//! ```text
+//!   socket bytes ──► receive buffer ──input()──► Some(n) ──► first n bytes ──decode()──► on_message
+//!                                      │
+//!                                      ├─ None   : wait for more bytes
+//!                                      └─ Err(e) : log, count, close this connection
+//!
+//!   conn.send(x) ──encode(x)──► send buffer ──► socket
+//! ```
+//!
+//! A custom protocol is one impl; its [`Protocol::SCHEME`] makes it usable as
+//! `"myproto://0.0.0.0:1234"`. See `examples/json_nl.rs` for the manual's JsonNL protocol.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytes::{Bytes, BytesMut};
+
+mod frame;
+mod tcp;
+mod text;
+
+pub use frame::Frame;
+pub use tcp::Tcp;
+pub use text::Text;
+
+/// A framing and encoding of messages over a byte stream.
+///
+/// Implementations hold configuration (the worker keeps one instance); per-connection state lives
+/// in [`Protocol::State`], handed to every call through [`Context`].
+pub trait Protocol: Sized + 'static {
+    /// The scheme naming this protocol in addresses, lower case (`"text"` for `text://...`).
+    const SCHEME: &'static str;
+    /// What `on_message` receives.
+    type Message;
+    /// What `send` accepts; `conn.send(x)` takes anything `Into<Outgoing>`.
+    type Outgoing<'a>;
+    /// Per-connection protocol state (handshake progress, fragments...); `()` when stateless.
+    type State: Default + 'static;
+
+    /// Looks at the buffered bytes (always starting at a packet boundary) and tells the packet size.
+    ///
+    /// Returns `Ok(None)` when more bytes are needed, `Ok(Some(n))` when the next packet is exactly
+    /// `n` bytes (`n` may exceed what is buffered; the connection then waits without calling `input`
+    /// again), and `Err` for bad input: the connection is then closed, logged and counted.
+    fn input(&self, buf: &[u8], cx: &mut Context<'_, Self::State>) -> Result<Option<usize>, ProtocolError>;
+
+    /// Turns one packet into a message; `Ok(None)` delivers nothing (e.g. a control frame handled here).
+    fn decode(&self, packet: Bytes, cx: &mut Context<'_, Self::State>) -> Result<Option<Self::Message>, ProtocolError>;
+
+    /// Appends the wire form of `msg` to `out`.
+    fn encode(&self, msg: Self::Outgoing<'_>, state: &mut Self::State, out: &mut BytesMut);
+}
+
+/// What a protocol call may see and do besides parsing: its per-connection state, the size limit,
+/// bytes to write back (handshakes, pongs, error replies) and a request to close.
+pub struct Context<'a, S> {
+    /// The connection's protocol state.
+    pub state: &'a mut S,
+    out: &'a mut BytesMut,
+    max_package_size: usize,
+    close: bool,
+}
+
+impl<'a, S> Context<'a, S> {
+    /// A context over `state`, writing replies to `out`.
+    pub fn new(state: &'a mut S, out: &'a mut BytesMut, max_package_size: usize) -> Self {
+        Context { state, out, max_package_size, close: false }
+    }
+
+    /// The largest packet this connection accepts, in bytes.
+    pub fn max_package_size(&self) -> usize {
+        self.max_package_size
+    }
+
+    /// Bytes written here go to the peer (after anything already queued), without encoding.
+    pub fn reply(&mut self) -> &mut BytesMut {
+        self.out
+    }
+
+    /// Asks the connection to close once everything queued, including replies, is written.
+    pub fn close(&mut self) {
+        self.close = true;
+    }
+
+    /// Whether [`Context::close`] was called.
+    pub fn close_requested(&self) -> bool {
+        self.close
+    }
+}
+
+/// Bad input: the connection that sent it is closed, and the reason logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolError {
+    reason: Cow<'static, str>,
+}
+
+impl ProtocolError {
+    /// An error with a reason a person can act on.
+    pub fn new(reason: impl Into<Cow<'static, str>>) -> Self {
+        ProtocolError { reason: reason.into() }
+    }
+
+    /// The reason.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+/// Bytes to send, borrowed or owned: `conn.send("hi")`, `conn.send(format!(..))`, `conn.send(&vec)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload<'a>(Cow<'a, [u8]>);
+
+impl Payload<'_> {
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for Payload<'_> {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl<'a> From<&'a str> for Payload<'a> {
+    fn from(s: &'a str) -> Self {
+        Payload(Cow::Borrowed(s.as_bytes()))
+    }
+}
+impl<'a> From<&'a String> for Payload<'a> {
+    fn from(s: &'a String) -> Self {
+        Payload(Cow::Borrowed(s.as_bytes()))
+    }
+}
+impl From<String> for Payload<'_> {
+    fn from(s: String) -> Self {
+        Payload(Cow::Owned(s.into_bytes()))
+    }
+}
+impl<'a> From<&'a [u8]> for Payload<'a> {
+    fn from(s: &'a [u8]) -> Self {
+        Payload(Cow::Borrowed(s))
+    }
+}
+impl<'a, const N: usize> From<&'a [u8; N]> for Payload<'a> {
+    fn from(s: &'a [u8; N]) -> Self {
+        Payload(Cow::Borrowed(s))
+    }
+}
+impl<'a> From<&'a Vec<u8>> for Payload<'a> {
+    fn from(s: &'a Vec<u8>) -> Self {
+        Payload(Cow::Borrowed(s))
+    }
+}
+impl From<Vec<u8>> for Payload<'_> {
+    fn from(s: Vec<u8>) -> Self {
+        Payload(Cow::Owned(s))
+    }
+}
+impl<'a> From<&'a Bytes> for Payload<'a> {
+    fn from(s: &'a Bytes) -> Self {
+        Payload(Cow::Borrowed(s))
+    }
+}
+impl From<Bytes> for Payload<'_> {
+    fn from(s: Bytes) -> Self {
+        Payload(Cow::Owned(s.into()))
+    }
+}
+impl<'a> From<Cow<'a, str>> for Payload<'a> {
+    fn from(s: Cow<'a, str>) -> Self {
+        match s {
+            Cow::Borrowed(s) => s.into(),
+            Cow::Owned(s) => s.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Drives a protocol the way a connection does, for codec tests.
+    use super::*;
+
+    /// Feeds `chunks` one after another into a fresh buffer, cutting packets exactly like a
+    /// connection; returns the messages, or the first error.
+    pub fn feed<P: Protocol>(p: &P, chunks: &[&[u8]], max: usize) -> Result<Vec<P::Message>, ProtocolError> {
+        let mut state = P::State::default();
+        let mut out = BytesMut::new();
+        let mut buf = BytesMut::new();
+        let mut want: Option<usize> = None;
+        let mut msgs = Vec::new();
+        for chunk in chunks {
+            buf.extend_from_slice(chunk);
+            loop {
+                if buf.is_empty() {
+                    break;
+                }
+                let n = match want {
+                    Some(n) => n,
+                    None => {
+                        let mut cx = Context::new(&mut state, &mut out, max);
+                        match p.input(&buf, &mut cx)? {
+                            None if buf.len() >= max => return Err(ProtocolError::new("too big")),
+                            None => break,
+                            Some(0) => return Err(ProtocolError::new("empty packet")),
+                            Some(n) if n > max => return Err(ProtocolError::new("too big")),
+                            Some(n) => n,
+                        }
+                    }
+                };
+                if n > buf.len() {
+                    want = Some(n);
+                    break;
+                }
+                want = None;
+                let packet = buf.split_to(n).freeze();
+                let mut cx = Context::new(&mut state, &mut out, max);
+                if let Some(m) = p.decode(packet, &mut cx)? {
+                    msgs.push(m);
+                }
+            }
+        }
+        Ok(msgs)
+    }
+
+    /// Asserts that `wire` decodes to `expected` whole, split at every byte, and byte by byte.
+    pub fn check_splits<P: Protocol>(p: &P, wire: &[u8], expected: &[P::Message])
+    where
+        P::Message: PartialEq + fmt::Debug,
+    {
+        assert_eq!(feed(p, &[wire], 1 << 20).unwrap(), expected, "whole");
+        for i in 0..=wire.len() {
+            let (a, b) = wire.split_at(i);
+            assert_eq!(feed(p, &[a, b], 1 << 20).unwrap(), expected, "split at {i}");
+        }
+        let bytes: Vec<&[u8]> = wire.chunks(1).collect();
+        assert_eq!(feed(p, &bytes, 1 << 20).unwrap(), expected, "byte by byte");
+    }
+}

@@ -1,0 +1,466 @@
+//! `Worker`: a listen address, a process count and callbacks — the unit of a start file.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::address::{Address, Transport};
+use crate::connection::{Callbacks, ConnectionError, Limits, TcpConnection};
+use crate::error::{Error, Result};
+use crate::panic::PanicReport;
+use crate::protocol::{Protocol, Tcp};
+use crate::settings;
+
+pub(crate) type WorkerFn<P> = Rc<dyn Fn(&Worker<P>)>;
+
+/// Plain settings of a worker, as the master needs them.
+#[derive(Debug, Clone)]
+pub(crate) struct Spec {
+    pub name: String,
+    pub count: usize,
+    pub address: Option<Address>,
+    pub reuse_port: bool,
+    pub reloadable: bool,
+    pub backlog: i32,
+}
+
+/// Default listen backlog (the kernel caps it at `net.core.somaxconn`).
+pub const DEFAULT_BACKLOG: i32 = 102_400;
+
+struct WorkerCallbacks<P: Protocol> {
+    on_worker_start: Option<WorkerFn<P>>,
+    on_worker_stop: Option<WorkerFn<P>>,
+    on_worker_reload: Option<WorkerFn<P>>,
+    conn: Callbacks<P>,
+    error_handler: Option<crate::panic::Handler>,
+}
+
+struct Shared<P: Protocol> {
+    protocol: Rc<P>,
+    spec: RefCell<Spec>,
+    limits: Cell<Limits>,
+    callbacks: RefCell<WorkerCallbacks<P>>,
+    connections: RefCell<BTreeMap<u64, TcpConnection<P>>>,
+    id: Cell<usize>,
+    listeners: RefCell<Vec<(SocketAddr, tokio::task::AbortHandle)>>,
+    stopping: Cell<bool>,
+}
+
+/// A service: where to listen, how many processes, and what to do with connections.
+///
+/// ```no_run
+/// use workerman::{Worker, protocol::Text};
+///
+/// fn main() -> workerman::Result<()> {
+///     let worker = Worker::<Text>::new("text://0.0.0.0:2348")?;
+///     worker.set_count(4);
+///     worker.on_message(|conn, line| {
+///         conn.send(format!("you said: {line}"));
+///     });
+///     Worker::run_all()
+/// }
+/// ```
+///
+/// Code before [`Worker::run_all`] runs in every process (the master and each worker process
+/// execute the same program), so open per-process resources (database pools, clients) in
+/// [`on_worker_start`](Worker::on_worker_start).
+pub struct Worker<P: Protocol = Tcp> {
+    shared: Rc<Shared<P>>,
+}
+
+impl<P: Protocol> Clone for Worker<P> {
+    fn clone(&self) -> Self {
+        Worker { shared: self.shared.clone() }
+    }
+}
+
+impl<P: Protocol> fmt::Debug for Worker<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let spec = self.shared.spec.borrow();
+        f.debug_struct("Worker").field("name", &spec.name).field("address", &spec.address.as_ref().map(|a| a.to_string())).field("count", &spec.count).field("id", &self.id()).finish()
+    }
+}
+
+impl<P: Protocol + Default> Worker<P> {
+    /// A worker listening on `address` (`"text://0.0.0.0:2348"`) with the protocol's default
+    /// configuration. The scheme must be the protocol's [`Protocol::SCHEME`] or a transport
+    /// (`tcp`, `ssl`, `unix`, `udp`).
+    pub fn new(address: &str) -> Result<Self> {
+        Self::with_protocol(address, P::default())
+    }
+}
+
+impl<P: Protocol> Worker<P> {
+    /// A worker listening on `address` with a configured protocol instance.
+    pub fn with_protocol(address: &str, protocol: P) -> Result<Self> {
+        let addr = Address::parse(address)?;
+        let scheme = addr.scheme();
+        let implied = match scheme {
+            "https" => "http",
+            "wss" => "websocket",
+            other => other,
+        };
+        if !addr.is_transport_scheme() && implied != P::SCHEME {
+            return Err(Error::Address {
+                address: address.into(),
+                reason: format!("the scheme `{scheme}` does not match this worker's protocol `{}`", P::SCHEME),
+            });
+        }
+        match addr.transport() {
+            Transport::Tcp => {}
+            other => {
+                return Err(Error::Unsupported { address: address.into(), what: format!("the {} transport", other.as_str()) });
+            }
+        }
+        Ok(Self::build(Some(addr), protocol))
+    }
+
+    fn build(address: Option<Address>, protocol: P) -> Self {
+        let worker = Worker {
+            shared: Rc::new(Shared {
+                protocol: Rc::new(protocol),
+                spec: RefCell::new(Spec { name: "none".into(), count: 1, address, reuse_port: false, reloadable: true, backlog: DEFAULT_BACKLOG }),
+                limits: Cell::new(Limits::default()),
+                callbacks: RefCell::new(WorkerCallbacks { on_worker_start: None, on_worker_stop: None, on_worker_reload: None, conn: Callbacks::default(), error_handler: None }),
+                connections: RefCell::new(BTreeMap::new()),
+                id: Cell::new(0),
+                listeners: RefCell::new(Vec::new()),
+                stopping: Cell::new(false),
+            }),
+        };
+        registry::add(Rc::new(worker.clone()));
+        worker
+    }
+
+    /// Number of processes to run (default 1; at least 1).
+    pub fn set_count(&self, count: usize) {
+        self.shared.spec.borrow_mut().count = count.max(1);
+    }
+
+    /// Number of processes.
+    pub fn count(&self) -> usize {
+        self.shared.spec.borrow().count
+    }
+
+    /// Name shown in logs and `status` (default `none`).
+    pub fn set_name(&self, name: impl Into<String>) {
+        self.shared.spec.borrow_mut().name = name.into();
+    }
+
+    /// The worker's name.
+    pub fn name(&self) -> String {
+        self.shared.spec.borrow().name.clone()
+    }
+
+    /// With `true`, each process binds its own socket with `SO_REUSEPORT` and the kernel spreads
+    /// connections evenly; with `false` (default) the master binds once and processes share it.
+    pub fn set_reuse_port(&self, on: bool) {
+        self.shared.spec.borrow_mut().reuse_port = on;
+    }
+
+    /// Whether processes bind with `SO_REUSEPORT`.
+    pub fn reuse_port(&self) -> bool {
+        self.shared.spec.borrow().reuse_port
+    }
+
+    /// With `false`, `reload` only runs `on_worker_reload` in this worker's processes instead of
+    /// replacing them (for long-lived connections that must survive a reload). Default `true`.
+    pub fn set_reloadable(&self, on: bool) {
+        self.shared.spec.borrow_mut().reloadable = on;
+    }
+
+    /// Whether `reload` replaces this worker's processes.
+    pub fn reloadable(&self) -> bool {
+        self.shared.spec.borrow().reloadable
+    }
+
+    /// Listen backlog (default 102400).
+    pub fn set_backlog(&self, backlog: i32) {
+        self.shared.spec.borrow_mut().backlog = backlog;
+    }
+
+    /// Send buffer limit for new connections, in bytes (default 1 MiB).
+    pub fn set_max_send_buffer_size(&self, bytes: usize) {
+        let mut l = self.shared.limits.get();
+        l.max_send_buffer_size = bytes;
+        self.shared.limits.set(l);
+    }
+
+    /// Largest packet new connections accept, in bytes (default 10 MiB).
+    pub fn set_max_package_size(&self, bytes: usize) {
+        let mut l = self.shared.limits.get();
+        l.max_package_size = bytes;
+        self.shared.limits.set(l);
+    }
+
+    /// The listen address, if any.
+    pub fn address(&self) -> Option<Address> {
+        self.shared.spec.borrow().address.clone()
+    }
+
+    /// This process's index among the worker's processes, `0..count`; a replacement process keeps
+    /// the index of the one it replaces.
+    pub fn id(&self) -> usize {
+        self.shared.id.get()
+    }
+
+    /// The protocol instance.
+    pub fn protocol(&self) -> &P {
+        &self.shared.protocol
+    }
+
+    /// Addresses this process listens on for this worker (useful with port 0).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.shared.listeners.borrow().iter().map(|(a, _)| *a).collect()
+    }
+
+    /// Live connections of this worker in this process, in id order (a snapshot: safe to send to
+    /// or close connections while iterating).
+    pub fn connections(&self) -> Vec<TcpConnection<P>> {
+        self.shared.connections.borrow().values().cloned().collect()
+    }
+
+    /// The live connection with this id, in this process.
+    pub fn connection(&self, id: u64) -> Option<TcpConnection<P>> {
+        self.shared.connections.borrow().get(&id).cloned()
+    }
+
+    /// How many connections this worker holds in this process.
+    pub fn connection_count(&self) -> usize {
+        self.shared.connections.borrow().len()
+    }
+
+    /// Whether this worker is stopping in this process.
+    pub fn is_stopping(&self) -> bool {
+        self.shared.stopping.get()
+    }
+
+    /// Called in each process once it started, before connections are accepted.
+    pub fn on_worker_start(&self, f: impl Fn(&Worker<P>) + 'static) {
+        self.shared.callbacks.borrow_mut().on_worker_start = Some(Rc::new(f));
+    }
+
+    /// Called in each process when it stops.
+    pub fn on_worker_stop(&self, f: impl Fn(&Worker<P>) + 'static) {
+        self.shared.callbacks.borrow_mut().on_worker_stop = Some(Rc::new(f));
+    }
+
+    /// Called in each process on `reload`.
+    pub fn on_worker_reload(&self, f: impl Fn(&Worker<P>) + 'static) {
+        self.shared.callbacks.borrow_mut().on_worker_reload = Some(Rc::new(f));
+    }
+
+    /// Called when a connection is accepted, before any data.
+    pub fn on_connect(&self, f: impl Fn(&TcpConnection<P>) + 'static) {
+        self.shared.callbacks.borrow_mut().conn.on_connect = Some(Rc::new(f));
+    }
+
+    /// Called with each message the protocol decodes.
+    pub fn on_message(&self, f: impl Fn(&TcpConnection<P>, P::Message) + 'static) {
+        self.shared.callbacks.borrow_mut().conn.on_message = Some(Rc::new(f));
+    }
+
+    /// Called once when a connection closes, whoever closed it.
+    pub fn on_close(&self, f: impl Fn(&TcpConnection<P>) + 'static) {
+        self.shared.callbacks.borrow_mut().conn.on_close = Some(Rc::new(f));
+    }
+
+    /// Called when a send fails (buffer full, peer gone) or an outgoing connect fails.
+    pub fn on_error(&self, f: impl Fn(&TcpConnection<P>, &ConnectionError) + 'static) {
+        self.shared.callbacks.borrow_mut().conn.on_error = Some(Rc::new(f));
+    }
+
+    /// Called when a send leaves the send buffer at or past `max_send_buffer_size`.
+    pub fn on_buffer_full(&self, f: impl Fn(&TcpConnection<P>) + 'static) {
+        self.shared.callbacks.borrow_mut().conn.on_buffer_full = Some(Rc::new(f));
+    }
+
+    /// Called when a queued send buffer has been written out completely.
+    pub fn on_buffer_drain(&self, f: impl Fn(&TcpConnection<P>) + 'static) {
+        self.shared.callbacks.borrow_mut().conn.on_buffer_drain = Some(Rc::new(f));
+    }
+
+    /// Handles panics of this worker's callbacks and tasks instead of exiting the process (the
+    /// default: log, exit with status 250, and the master starts a replacement).
+    pub fn set_error_handler(&self, f: impl Fn(&PanicReport) + 'static) {
+        self.shared.callbacks.borrow_mut().error_handler = Some(Rc::new(f));
+    }
+
+    /// Listens now, in this process only (Workerman's `listen()` inside `on_worker_start`). To
+    /// have several processes listen on one port this way, set `reuse_port`.
+    pub fn listen(&self) -> Result<()> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::NotInWorker("Worker::listen"));
+        }
+        let spec = self.shared.spec.borrow().clone();
+        let Some(addr) = &spec.address else { return Ok(()) };
+        let listener = crate::listen::bind_tcp(addr, spec.reuse_port, spec.backlog)?;
+        self.accept_on(listener)
+    }
+
+    pub(crate) fn accept_on(&self, listener: std::net::TcpListener) -> Result<()> {
+        let local = listener.local_addr().map_err(|e| Error::io("listener address", e))?;
+        listener.set_nonblocking(true).map_err(|e| Error::io("set_nonblocking", e))?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| Error::io("register listener", e))?;
+        let handle = tokio::task::spawn_local(crate::process::accept::accept_loop(self.clone(), listener));
+        self.shared.listeners.borrow_mut().push((local, handle.abort_handle()));
+        Ok(())
+    }
+
+    /// Makes a connection for an accepted socket and starts its task.
+    pub(crate) fn adopt(&self, io: crate::connection::Io) {
+        let cb = self.shared.callbacks.borrow().conn.clone();
+        let conn = TcpConnection::new(self.shared.protocol.clone(), Some(self.clone()), Some(io), cb, self.shared.limits.get());
+        self.shared.connections.borrow_mut().insert(conn.id(), conn.clone());
+        tokio::task::spawn_local(conn.drive());
+    }
+
+    pub(crate) fn forget_connection(&self, id: u64) {
+        self.shared.connections.borrow_mut().remove(&id);
+    }
+
+    pub(crate) fn stop_listening(&self) {
+        for (_, h) in self.shared.listeners.borrow_mut().drain(..) {
+            h.abort();
+        }
+    }
+}
+
+impl Worker<Tcp> {
+    /// A worker with no listener: processes that only run timers, clients or async tasks.
+    pub fn without_listener() -> Self {
+        Self::build(None, Tcp)
+    }
+
+    /// Runs the start file's command line (`start`, `stop`, ...). In the master it supervises the
+    /// worker processes and returns only on error; in worker processes it runs the event loop.
+    /// Exits the process when done.
+    pub fn run_all() -> ! {
+        crate::runner::run_all()
+    }
+
+    /// Stops this process: the whole service when called in the master, only the current worker
+    /// process (which the master then replaces) when called in a worker process.
+    pub fn stop_all() {
+        crate::process::request_stop(false);
+    }
+
+    /// Writes a line to the log file (`Y-m-d H:i:s pid:N message`), and to stdout unless daemonized.
+    pub fn log(message: &str) {
+        settings::log(message);
+    }
+
+    /// Where the master's pid is written (default `workerman.<start file name>.pid` beside the
+    /// executable).
+    pub fn set_pid_file(path: impl Into<PathBuf>) {
+        settings::get().pid_file = Some(path.into());
+    }
+
+    /// Where log lines go (default `workerman.log` beside the executable).
+    pub fn set_log_file(path: impl Into<PathBuf>) {
+        settings::get().log_file = Some(path.into());
+    }
+
+    /// Where stdout and stderr go in daemon mode (default `/dev/null`).
+    pub fn set_stdout_file(path: impl Into<PathBuf>) {
+        settings::get().stdout_file = Some(path.into());
+    }
+
+    /// How long a stopping worker process may take before the master kills it (default 2 s).
+    pub fn set_stop_timeout(timeout: Duration) {
+        settings::get().stop_timeout = timeout;
+    }
+
+    /// Runs every worker of this start file inside the current thread, as one process: no
+    /// master, no CLI, each worker with id 0. Returns once [`Worker::stop_all`] is called from a
+    /// callback and every connection has closed. For tests and embedding.
+    pub fn run_standalone() -> Result<()> {
+        crate::process::run_standalone()
+    }
+}
+
+/// Type-erased view of a `Worker<P>`, for the master and the process runner.
+pub(crate) trait AnyWorker {
+    fn spec(&self) -> Spec;
+    /// In a worker process: take the listener (inherited or bound here), run `on_worker_start`,
+    /// then start accepting.
+    fn start(&self, id: usize, inherited: Option<std::net::TcpListener>) -> Result<()>;
+    /// In a worker process: `on_worker_stop`, stop accepting, and unless graceful close every
+    /// connection (after flushing what is queued).
+    fn stop(&self, graceful: bool);
+    fn reload(&self);
+}
+
+impl<P: Protocol> AnyWorker for Worker<P> {
+    fn spec(&self) -> Spec {
+        self.shared.spec.borrow().clone()
+    }
+
+    fn start(&self, id: usize, inherited: Option<std::net::TcpListener>) -> Result<()> {
+        self.shared.id.set(id);
+        let handler = self.shared.callbacks.borrow().error_handler.clone();
+        crate::panic::set_handler(handler);
+        let spec = self.spec();
+        let listener = match (inherited, &spec.address) {
+            (Some(l), _) => Some(l),
+            (None, Some(addr)) => Some(crate::listen::bind_tcp(addr, spec.reuse_port, spec.backlog)?),
+            (None, None) => None,
+        };
+        let start = self.shared.callbacks.borrow().on_worker_start.clone();
+        if let Some(cb) = start {
+            crate::panic::guard(|| cb(self));
+        }
+        if let Some(l) = listener {
+            self.accept_on(l)?;
+        }
+        Ok(())
+    }
+
+    fn stop(&self, graceful: bool) {
+        if self.shared.stopping.replace(true) {
+            return;
+        }
+        let stop = self.shared.callbacks.borrow().on_worker_stop.clone();
+        if let Some(cb) = stop {
+            crate::panic::guard(|| cb(self));
+        }
+        self.stop_listening();
+        if !graceful {
+            for c in self.connections() {
+                c.close();
+            }
+        }
+    }
+
+    fn reload(&self) {
+        let cb = self.shared.callbacks.borrow().on_worker_reload.clone();
+        if let Some(cb) = cb {
+            crate::panic::guard(|| cb(self));
+        }
+    }
+}
+
+pub(crate) mod registry {
+    //! Every `Worker` created in this thread, in creation order: the same order in every process
+    //! of a start file, so an index names the same worker in the master and in its processes.
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::AnyWorker;
+
+    thread_local! {
+        static WORKERS: RefCell<Vec<Rc<dyn AnyWorker>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub fn add(w: Rc<dyn AnyWorker>) {
+        WORKERS.with(|ws| ws.borrow_mut().push(w));
+    }
+
+    pub fn all() -> Vec<Rc<dyn AnyWorker>> {
+        WORKERS.with(|ws| ws.borrow().clone())
+    }
+}
