@@ -24,8 +24,14 @@ impl Protocol for JsonNl {
         Ok(buf.iter().position(|&b| b == b'\n').map(|i| i + 1))
     }
 
-    fn decode(&self, packet: Bytes, _cx: &mut Context<'_, ()>) -> Result<Option<Value>, ProtocolError> {
-        serde_json::from_slice(packet.trim_ascii()).map(Some).map_err(|e| ProtocolError::new(format!("bad JSON: {e}")))
+    fn decode(
+        &self,
+        packet: Bytes,
+        _cx: &mut Context<'_, ()>,
+    ) -> Result<Option<Value>, ProtocolError> {
+        serde_json::from_slice(packet.trim_ascii())
+            .map(Some)
+            .map_err(|e| ProtocolError::new(format!("bad JSON: {e}")))
     }
 
     fn encode(&self, msg: Value, _state: &mut (), out: &mut BytesMut) {
@@ -43,7 +49,9 @@ fn main() -> workerman::Result<()> {
                 map.insert("ok".into(), Value::Bool(true));
                 Value::Object(map)
             }
-            other => serde_json::json!({ "ok": false, "error": "expected an object", "got": other }),
+            other => {
+                serde_json::json!({ "ok": false, "error": "expected an object", "got": other })
+            }
         };
         conn.send(reply);
     });

@@ -33,7 +33,9 @@ fn main() -> workerman::Result<()> {
 
     let w = worker.clone();
     worker.on_message(move |conn, line| {
-        let Some(Uid(uid)) = conn.data::<Uid>() else { return };
+        let Some(Uid(uid)) = conn.data::<Uid>() else {
+            return;
+        };
         broadcast(&w, &format!("user[{uid}] said: {line}"));
     });
 

@@ -20,8 +20,12 @@ fn main() -> workerman::Result<()> {
             Worker::log(&format!("timer[{id}] tick {}", ticks.get()));
         });
         Timer::add(Duration::from_secs(3), false, move || {
-            Worker::log(&format!("timer[{id}] one-shot after 3 s (timers now: {})", Timer::count()));
+            Worker::log(&format!(
+                "timer[{id}] one-shot after 3 s (timers now: {})",
+                Timer::count()
+            ));
         });
     });
+    worker.on_worker_stop(|w| Worker::log(&format!("timer[{}] stopping", w.id())));
     Worker::run_all()
 }

@@ -83,13 +83,20 @@ impl Address {
     /// assert!(Address::parse("text:/oops").is_err());
     /// ```
     pub fn parse(address: &str) -> Result<Address> {
-        let bad = |reason: &str| Error::Address { address: address.to_string(), reason: reason.to_string() };
-        let (scheme, rest) = address.split_once("://").ok_or_else(|| bad("expected scheme://host:port"))?;
+        let bad = |reason: &str| Error::Address {
+            address: address.to_string(),
+            reason: reason.to_string(),
+        };
+        let (scheme, rest) = address
+            .split_once("://")
+            .ok_or_else(|| bad("expected scheme://host:port"))?;
         let mut chars = scheme.chars();
         let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
-            return Err(bad("the scheme must start with a letter and hold only letters, digits and `_`"));
+            return Err(bad(
+                "the scheme must start with a letter and hold only letters, digits and `_`",
+            ));
         }
         let scheme = scheme.to_ascii_lowercase();
         let mut transport = Transport::from_scheme(&scheme).unwrap_or(Transport::Tcp);
@@ -99,16 +106,23 @@ impl Address {
         }
         let target = if transport == Transport::Unix {
             if rest.is_empty() {
-                return Err(bad("a unix socket needs a path, as in unix:///tmp/app.sock"));
+                return Err(bad(
+                    "a unix socket needs a path, as in unix:///tmp/app.sock",
+                ));
             }
             Target::Unix(PathBuf::from(rest))
         } else {
             let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-                let (host, tail) = v6.split_once(']').ok_or_else(|| bad("unclosed `[` in IPv6 address"))?;
-                let port = tail.strip_prefix(':').ok_or_else(|| bad("missing `:port`"))?;
+                let (host, tail) = v6
+                    .split_once(']')
+                    .ok_or_else(|| bad("unclosed `[` in IPv6 address"))?;
+                let port = tail
+                    .strip_prefix(':')
+                    .ok_or_else(|| bad("missing `:port`"))?;
                 (host, port)
             } else {
-                rest.rsplit_once(':').ok_or_else(|| bad("missing `:port`"))?
+                rest.rsplit_once(':')
+                    .ok_or_else(|| bad("missing `:port`"))?
             };
             if host.is_empty() {
                 return Err(bad("missing host"));
@@ -116,10 +130,20 @@ impl Address {
             if host.contains(['/', ' ']) {
                 return Err(bad("the host may not contain `/` or spaces"));
             }
-            let port = port.parse::<u16>().map_err(|_| bad("the port must be a number from 0 to 65535"))?;
-            Target::Inet { host: host.to_string(), port }
+            let port = port
+                .parse::<u16>()
+                .map_err(|_| bad("the port must be a number from 0 to 65535"))?;
+            Target::Inet {
+                host: host.to_string(),
+                port,
+            }
         };
-        Ok(Address { original: address.to_string(), scheme, transport, target })
+        Ok(Address {
+            original: address.to_string(),
+            scheme,
+            transport,
+            target,
+        })
     }
 
     /// The scheme, lower-cased (`text`, `tcp`, `http`, ...).
@@ -151,11 +175,17 @@ impl Address {
                     .map_err(|e| Error::io(format!("cannot resolve `{}`", self.original), e))?
                     .collect();
                 if addrs.is_empty() {
-                    return Err(Error::Address { address: self.original.clone(), reason: "the host resolves to no address".into() });
+                    return Err(Error::Address {
+                        address: self.original.clone(),
+                        reason: "the host resolves to no address".into(),
+                    });
                 }
                 Ok(addrs)
             }
-            Target::Unix(_) => Err(Error::Address { address: self.original.clone(), reason: "not an IP address".into() }),
+            Target::Unix(_) => Err(Error::Address {
+                address: self.original.clone(),
+                reason: "not an IP address".into(),
+            }),
         }
     }
 }
@@ -173,23 +203,53 @@ mod tests {
     #[test]
     fn parses_forms() {
         let a = Address::parse("tcp://0.0.0.0:2347").unwrap();
-        assert_eq!(a.target(), &Target::Inet { host: "0.0.0.0".into(), port: 2347 });
+        assert_eq!(
+            a.target(),
+            &Target::Inet {
+                host: "0.0.0.0".into(),
+                port: 2347
+            }
+        );
         assert!(a.is_transport_scheme());
         let a = Address::parse("JSON_NL://127.0.0.1:1").unwrap();
         assert_eq!(a.scheme(), "json_nl");
         assert!(!a.is_transport_scheme());
         let a = Address::parse("http://[::1]:8080").unwrap();
-        assert_eq!(a.target(), &Target::Inet { host: "::1".into(), port: 8080 });
+        assert_eq!(
+            a.target(),
+            &Target::Inet {
+                host: "::1".into(),
+                port: 8080
+            }
+        );
         let a = Address::parse("unix:///tmp/x.sock").unwrap();
         assert_eq!(a.target(), &Target::Unix("/tmp/x.sock".into()));
         assert_eq!(a.transport(), Transport::Unix);
-        assert_eq!(Address::parse("https://0.0.0.0:443").unwrap().transport(), Transport::Ssl);
-        assert_eq!(Address::parse("udp://0.0.0.0:9").unwrap().transport(), Transport::Udp);
+        assert_eq!(
+            Address::parse("https://0.0.0.0:443").unwrap().transport(),
+            Transport::Ssl
+        );
+        assert_eq!(
+            Address::parse("udp://0.0.0.0:9").unwrap().transport(),
+            Transport::Udp
+        );
     }
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "tcp:/x:1", "://x:1", "1tcp://x:1", "tcp://x", "tcp://:80", "tcp://x:99999", "tcp://[::1:80", "unix://", "tcp://a b:1", "te-xt://x:1"] {
+        for bad in [
+            "",
+            "tcp:/x:1",
+            "://x:1",
+            "1tcp://x:1",
+            "tcp://x",
+            "tcp://:80",
+            "tcp://x:99999",
+            "tcp://[::1:80",
+            "unix://",
+            "tcp://a b:1",
+            "te-xt://x:1",
+        ] {
             assert!(Address::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

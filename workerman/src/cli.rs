@@ -85,14 +85,21 @@ impl Command {
                 "-d" => d = true,
                 "-g" => g = true,
                 "--json" => json = true,
-                w @ ("start" | "stop" | "restart" | "reload" | "status" | "connections") if word.is_none() => word = Some(w.to_string()),
+                w @ ("start" | "stop" | "restart" | "reload" | "status" | "connections")
+                    if word.is_none() =>
+                {
+                    word = Some(w.to_string())
+                }
                 _ => {}
             }
         }
         Some(match word?.as_str() {
             "start" => Command::Start { daemon: d },
             "stop" => Command::Stop { graceful: g },
-            "restart" => Command::Restart { daemon: d, graceful: g },
+            "restart" => Command::Restart {
+                daemon: d,
+                graceful: g,
+            },
             "reload" => Command::Reload { graceful: g },
             "status" => Command::Status { live: d, json },
             _ => Command::Connections,
@@ -113,7 +120,9 @@ fn master_or_complain(name: &str) -> Option<nix::unistd::Pid> {
     let found = pidfile::running_master(&pid_file, name);
     if found.is_none() {
         if let Some(stale) = pidfile::read(&pid_file) {
-            settings::log(&format!("Workerman[{name}] master pid:{stale} is not alive"));
+            settings::log(&format!(
+                "Workerman[{name}] master pid:{stale} is not alive"
+            ));
         }
         settings::log(&format!("Workerman[{name}] not run"));
     }
@@ -123,11 +132,19 @@ fn master_or_complain(name: &str) -> Option<nix::unistd::Pid> {
 /// `stop [-g]`: signals the master and waits for it to exit. Returns the exit code.
 pub(crate) fn stop(graceful: bool) -> i32 {
     let name = settings::start_name();
-    let Some(pid) = master_or_complain(&name) else { return exit::NOT_RUNNING };
-    let (sig, how) = if graceful { (Signal::SIGTERM, "is gracefully stopping ...") } else { (Signal::SIGINT, "is stopping ...") };
+    let Some(pid) = master_or_complain(&name) else {
+        return exit::NOT_RUNNING;
+    };
+    let (sig, how) = if graceful {
+        (Signal::SIGTERM, "is gracefully stopping ...")
+    } else {
+        (Signal::SIGINT, "is stopping ...")
+    };
     settings::log(&format!("Workerman[{name}] {how}"));
     if let Err(e) = kill(pid, sig) {
-        settings::log(&format!("Workerman[{name}] cannot signal master {pid}: {e}"));
+        settings::log(&format!(
+            "Workerman[{name}] cannot signal master {pid}: {e}"
+        ));
         return exit::FAILED;
     }
     let limit = settings::get().stop_timeout + Duration::from_secs(3);
@@ -146,12 +163,26 @@ pub(crate) fn stop(graceful: bool) -> i32 {
 /// `reload [-g]`: signals the master and returns at once.
 pub(crate) fn reload(graceful: bool) -> i32 {
     let name = settings::start_name();
-    let Some(pid) = master_or_complain(&name) else { return exit::NOT_RUNNING };
-    settings::log(&format!("Workerman[{name}] reload{}", if graceful { " -g" } else { "" }));
-    match kill(pid, if graceful { Signal::SIGQUIT } else { Signal::SIGUSR1 }) {
+    let Some(pid) = master_or_complain(&name) else {
+        return exit::NOT_RUNNING;
+    };
+    settings::log(&format!(
+        "Workerman[{name}] reload{}",
+        if graceful { " -g" } else { "" }
+    ));
+    match kill(
+        pid,
+        if graceful {
+            Signal::SIGQUIT
+        } else {
+            Signal::SIGUSR1
+        },
+    ) {
         Ok(()) => exit::OK,
         Err(e) => {
-            settings::log(&format!("Workerman[{name}] cannot signal master {pid}: {e}"));
+            settings::log(&format!(
+                "Workerman[{name}] cannot signal master {pid}: {e}"
+            ));
             exit::FAILED
         }
     }

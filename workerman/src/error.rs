@@ -40,7 +40,9 @@ pub enum Error {
         pid: i32,
     },
     /// A call that needs a running worker process was made outside of one.
-    #[error("{0} can only be used inside a worker process (from a callback such as on_worker_start)")]
+    #[error(
+        "{0} can only be used inside a worker process (from a callback such as on_worker_start)"
+    )]
     NotInWorker(&'static str),
     /// A callback panicked in `Worker::run_standalone` and no error handler was set.
     #[error("a callback {0}")]
@@ -58,7 +60,10 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 

@@ -58,18 +58,35 @@ fn payload_message(payload: &dyn Any) -> String {
     }
 }
 
-/// Installs the logging hook; `name` identifies the process in log lines.
-pub(crate) fn install(name: &str) {
-    NAME.with(|n| *n.borrow_mut() = name.to_string());
-    panic::set_hook(Box::new(|info| {
+/// Installs the logging hook; `name` identifies the process in log lines. With `chain`, the
+/// previous hook runs too (standalone mode keeps the host program's panic output).
+pub(crate) fn install(name: &str, chain: bool) {
+    set_name(name);
+    let previous = if chain {
+        Some(panic::take_hook())
+    } else {
+        None
+    };
+    panic::set_hook(Box::new(move |info| {
         let report = PanicReport {
             message: payload_message(info.payload()),
-            location: info.location().map(|l| l.to_string()).unwrap_or_else(|| "<unknown>".into()),
+            location: info
+                .location()
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "<unknown>".into()),
         };
         let who = NAME.try_with(|n| n.borrow().clone()).unwrap_or_default();
         settings::log(&format!("worker[{who}:{}] {report}", std::process::id()));
         let _ = LAST.try_with(|l| *l.borrow_mut() = Some(report));
+        if let Some(prev) = &previous {
+            prev(info);
+        }
     }));
+}
+
+/// Names this thread's process in panic log lines.
+pub(crate) fn set_name(name: &str) {
+    NAME.with(|n| *n.borrow_mut() = name.to_string());
 }
 
 pub(crate) fn set_handler(h: Option<Handler>) {
@@ -78,10 +95,12 @@ pub(crate) fn set_handler(h: Option<Handler>) {
 
 /// Handles a caught panic: the error handler if one is set, else exit 250.
 pub(crate) fn caught(payload: Box<dyn Any + Send>) {
-    let report = LAST.with(|l| l.borrow_mut().take()).unwrap_or_else(|| PanicReport {
-        message: payload_message(&*payload),
-        location: "<unknown>".into(),
-    });
+    let report = LAST
+        .with(|l| l.borrow_mut().take())
+        .unwrap_or_else(|| PanicReport {
+            message: payload_message(&*payload),
+            location: "<unknown>".into(),
+        });
     let handler = HANDLER.with(|h| h.borrow().clone());
     match handler {
         Some(h) => {
@@ -97,7 +116,10 @@ pub(crate) fn caught(payload: Box<dyn Any + Send>) {
 
 fn exit_after_panic() -> ! {
     let who = NAME.with(|n| n.borrow().clone());
-    settings::log(&format!("worker[{who}:{}] exits with status {PANIC_EXIT_STATUS} after a panic", std::process::id()));
+    settings::log(&format!(
+        "worker[{who}:{}] exits with status {PANIC_EXIT_STATUS} after a panic",
+        std::process::id()
+    ));
     std::process::exit(PANIC_EXIT_STATUS)
 }
 

@@ -33,7 +33,10 @@ fn start(daemon: bool) -> i32 {
     match crate::master::run(daemon) {
         Ok(never) => match never {},
         Err(e) => {
-            settings::log(&format!("Workerman[{}] start failed: {e}", settings::start_name()));
+            settings::log(&format!(
+                "Workerman[{}] start failed: {e}",
+                settings::start_name()
+            ));
             exit::FAILED
         }
     }

@@ -49,7 +49,8 @@ pub(crate) fn start_file() -> &'static Path {
         if let Some(p) = std::env::var_os(ENV_START_FILE) {
             return PathBuf::from(p);
         }
-        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from(std::env::args_os().next().unwrap_or_default()));
+        let exe = std::env::current_exe()
+            .unwrap_or_else(|_| PathBuf::from(std::env::args_os().next().unwrap_or_default()));
         // /proc/self/exe of a replaced binary reads "path (deleted)".
         let s = exe.to_string_lossy();
         match s.strip_suffix(" (deleted)") {
@@ -61,35 +62,75 @@ pub(crate) fn start_file() -> &'static Path {
 
 /// The start file's name, as shown in log lines (`Workerman[tcp_hello]`).
 pub(crate) fn start_name() -> String {
-    start_file().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "workerman".into())
+    start_file()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "workerman".into())
 }
 
 fn start_dir() -> PathBuf {
-    start_file().parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    start_file()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Environment variables that override the default file locations (an explicit setter in the
+/// start file still wins): handy for service managers and tests.
+pub const ENV_PID_FILE: &str = "WORKERMAN_PID_FILE";
+/// See [`ENV_PID_FILE`].
+pub const ENV_LOG_FILE: &str = "WORKERMAN_LOG_FILE";
+/// See [`ENV_PID_FILE`].
+pub const ENV_STDOUT_FILE: &str = "WORKERMAN_STDOUT_FILE";
+
+fn env_path(key: &str) -> Option<PathBuf> {
+    std::env::var_os(key)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 pub(crate) fn pid_file() -> PathBuf {
-    get().pid_file.clone().unwrap_or_else(|| start_dir().join(format!("workerman.{}.pid", start_name())))
+    get()
+        .pid_file
+        .clone()
+        .or_else(|| env_path(ENV_PID_FILE))
+        .unwrap_or_else(|| start_dir().join(format!("workerman.{}.pid", start_name())))
 }
 
 pub(crate) fn log_file() -> PathBuf {
-    get().log_file.clone().unwrap_or_else(|| start_dir().join("workerman.log"))
+    get()
+        .log_file
+        .clone()
+        .or_else(|| env_path(ENV_LOG_FILE))
+        .unwrap_or_else(|| start_dir().join("workerman.log"))
 }
 
 pub(crate) fn stdout_file() -> PathBuf {
-    get().stdout_file.clone().unwrap_or_else(|| PathBuf::from("/dev/null"))
+    get()
+        .stdout_file
+        .clone()
+        .or_else(|| env_path(ENV_STDOUT_FILE))
+        .unwrap_or_else(|| PathBuf::from("/dev/null"))
 }
 
 /// `Y-m-d H:i:s` in local time.
 pub(crate) fn format_time(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     let (y, mo, d, h, mi, s) = sys::local_time(secs);
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
 }
 
 /// Appends one entry to the log file (and stdout unless daemonized).
 pub(crate) fn log(message: &str) {
-    let line = format!("{} pid:{} {}\n", format_time(SystemTime::now()), std::process::id(), message.trim());
+    let line = format!(
+        "{} pid:{} {}\n",
+        format_time(SystemTime::now()),
+        std::process::id(),
+        message.trim()
+    );
     let (path, max, daemonized) = {
         let s = get();
         (s.log_file.clone(), s.log_file_max_size, s.daemonized)
@@ -106,7 +147,9 @@ pub(crate) fn log(message: &str) {
     if let Some(dir) = path.parent() {
         let _ = fs::create_dir_all(dir);
     }
-    let Ok(mut f) = OpenOptions::new().create(true).append(true).open(&path) else { return };
+    let Ok(mut f) = OpenOptions::new().create(true).append(true).open(&path) else {
+        return;
+    };
     // One write() of one line with O_APPEND: entries from several processes never interleave.
     let _ = f.write_all(line.as_bytes());
     if let Ok(meta) = f.metadata()
@@ -120,7 +163,9 @@ pub(crate) fn log(message: &str) {
 fn rotate(path: &Path) {
     let Ok(data) = fs::read(path) else { return };
     let mid = data.len() / 2;
-    let start = memchr::memchr(b'\n', &data[mid..]).map(|i| mid + i + 1).unwrap_or(data.len());
+    let start = memchr::memchr(b'\n', &data[mid..])
+        .map(|i| mid + i + 1)
+        .unwrap_or(data.len());
     let tmp = path.with_extension("log.tmp");
     if fs::write(&tmp, &data[start..]).is_ok() {
         let _ = fs::rename(&tmp, path);

@@ -71,7 +71,14 @@ pub(crate) fn local_time(secs: i64) -> (i32, u32, u32, u32, u32, u32) {
     if !ok {
         return (1970, 1, 1, 0, 0, 0);
     }
-    (tm.tm_year + 1900, (tm.tm_mon + 1) as u32, tm.tm_mday as u32, tm.tm_hour as u32, tm.tm_min as u32, tm.tm_sec as u32)
+    (
+        tm.tm_year + 1900,
+        (tm.tm_mon + 1) as u32,
+        tm.tm_mday as u32,
+        tm.tm_hour as u32,
+        tm.tm_min as u32,
+        tm.tm_sec as u32,
+    )
 }
 
 /// Ignores SIGPIPE so writes to closed sockets report EPIPE instead of killing the process.

@@ -32,7 +32,9 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    tokio::task::spawn_local(Guarded { inner: Box::pin(future) })
+    tokio::task::spawn_local(Guarded {
+        inner: Box::pin(future),
+    })
 }
 
 struct Guarded<F> {

@@ -74,14 +74,21 @@ pub struct Worker<P: Protocol = Tcp> {
 
 impl<P: Protocol> Clone for Worker<P> {
     fn clone(&self) -> Self {
-        Worker { shared: self.shared.clone() }
+        Worker {
+            shared: self.shared.clone(),
+        }
     }
 }
 
 impl<P: Protocol> fmt::Debug for Worker<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let spec = self.shared.spec.borrow();
-        f.debug_struct("Worker").field("name", &spec.name).field("address", &spec.address.as_ref().map(|a| a.to_string())).field("count", &spec.count).field("id", &self.id()).finish()
+        f.debug_struct("Worker")
+            .field("name", &spec.name)
+            .field("address", &spec.address.as_ref().map(|a| a.to_string()))
+            .field("count", &spec.count)
+            .field("id", &self.id())
+            .finish()
     }
 }
 
@@ -107,13 +114,19 @@ impl<P: Protocol> Worker<P> {
         if !addr.is_transport_scheme() && implied != P::SCHEME {
             return Err(Error::Address {
                 address: address.into(),
-                reason: format!("the scheme `{scheme}` does not match this worker's protocol `{}`", P::SCHEME),
+                reason: format!(
+                    "the scheme `{scheme}` does not match this worker's protocol `{}`",
+                    P::SCHEME
+                ),
             });
         }
         match addr.transport() {
             Transport::Tcp => {}
             other => {
-                return Err(Error::Unsupported { address: address.into(), what: format!("the {} transport", other.as_str()) });
+                return Err(Error::Unsupported {
+                    address: address.into(),
+                    what: format!("the {} transport", other.as_str()),
+                });
             }
         }
         Ok(Self::build(Some(addr), protocol))
@@ -123,9 +136,22 @@ impl<P: Protocol> Worker<P> {
         let worker = Worker {
             shared: Rc::new(Shared {
                 protocol: Rc::new(protocol),
-                spec: RefCell::new(Spec { name: "none".into(), count: 1, address, reuse_port: false, reloadable: true, backlog: DEFAULT_BACKLOG }),
+                spec: RefCell::new(Spec {
+                    name: "none".into(),
+                    count: 1,
+                    address,
+                    reuse_port: false,
+                    reloadable: true,
+                    backlog: DEFAULT_BACKLOG,
+                }),
                 limits: Cell::new(Limits::default()),
-                callbacks: RefCell::new(WorkerCallbacks { on_worker_start: None, on_worker_stop: None, on_worker_reload: None, conn: Callbacks::default(), error_handler: None }),
+                callbacks: RefCell::new(WorkerCallbacks {
+                    on_worker_start: None,
+                    on_worker_stop: None,
+                    on_worker_reload: None,
+                    conn: Callbacks::default(),
+                    error_handler: None,
+                }),
                 connections: RefCell::new(BTreeMap::new()),
                 id: Cell::new(0),
                 listeners: RefCell::new(Vec::new()),
@@ -215,7 +241,12 @@ impl<P: Protocol> Worker<P> {
 
     /// Addresses this process listens on for this worker (useful with port 0).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.shared.listeners.borrow().iter().map(|(a, _)| *a).collect()
+        self.shared
+            .listeners
+            .borrow()
+            .iter()
+            .map(|(a, _)| *a)
+            .collect()
     }
 
     /// Live connections of this worker in this process, in id order (a snapshot: safe to send to
@@ -297,25 +328,45 @@ impl<P: Protocol> Worker<P> {
             return Err(Error::NotInWorker("Worker::listen"));
         }
         let spec = self.shared.spec.borrow().clone();
-        let Some(addr) = &spec.address else { return Ok(()) };
+        let Some(addr) = &spec.address else {
+            return Ok(());
+        };
         let listener = crate::listen::bind_tcp(addr, spec.reuse_port, spec.backlog)?;
         self.accept_on(listener)
     }
 
     pub(crate) fn accept_on(&self, listener: std::net::TcpListener) -> Result<()> {
-        let local = listener.local_addr().map_err(|e| Error::io("listener address", e))?;
-        listener.set_nonblocking(true).map_err(|e| Error::io("set_nonblocking", e))?;
-        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| Error::io("register listener", e))?;
-        let handle = tokio::task::spawn_local(crate::process::accept::accept_loop(self.clone(), listener));
-        self.shared.listeners.borrow_mut().push((local, handle.abort_handle()));
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::io("listener address", e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("set_nonblocking", e))?;
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|e| Error::io("register listener", e))?;
+        let handle =
+            tokio::task::spawn_local(crate::process::accept::accept_loop(self.clone(), listener));
+        self.shared
+            .listeners
+            .borrow_mut()
+            .push((local, handle.abort_handle()));
         Ok(())
     }
 
     /// Makes a connection for an accepted socket and starts its task.
     pub(crate) fn adopt(&self, io: crate::connection::Io) {
         let cb = self.shared.callbacks.borrow().conn.clone();
-        let conn = TcpConnection::new(self.shared.protocol.clone(), Some(self.clone()), Some(io), cb, self.shared.limits.get());
-        self.shared.connections.borrow_mut().insert(conn.id(), conn.clone());
+        let conn = TcpConnection::new(
+            self.shared.protocol.clone(),
+            Some(self.clone()),
+            Some(io),
+            cb,
+            self.shared.limits.get(),
+        );
+        self.shared
+            .connections
+            .borrow_mut()
+            .insert(conn.id(), conn.clone());
         tokio::task::spawn_local(conn.drive());
     }
 
@@ -402,20 +453,27 @@ impl<P: Protocol> AnyWorker for Worker<P> {
 
     fn start(&self, id: usize, inherited: Option<std::net::TcpListener>) -> Result<()> {
         self.shared.id.set(id);
-        let handler = self.shared.callbacks.borrow().error_handler.clone();
-        crate::panic::set_handler(handler);
+        if let Some(handler) = self.shared.callbacks.borrow().error_handler.clone() {
+            crate::panic::set_handler(Some(handler));
+        }
         let spec = self.spec();
         let listener = match (inherited, &spec.address) {
             (Some(l), _) => Some(l),
-            (None, Some(addr)) => Some(crate::listen::bind_tcp(addr, spec.reuse_port, spec.backlog)?),
+            (None, Some(addr)) => Some(crate::listen::bind_tcp(
+                addr,
+                spec.reuse_port,
+                spec.backlog,
+            )?),
             (None, None) => None,
         };
+        // The accept task only runs once this synchronous start returns, so connections are
+        // accepted after on_worker_start (Workerman 5 order), and local_addrs() works inside it.
+        if let Some(l) = listener {
+            self.accept_on(l)?;
+        }
         let start = self.shared.callbacks.borrow().on_worker_start.clone();
         if let Some(cb) = start {
             crate::panic::guard(|| cb(self));
-        }
-        if let Some(l) = listener {
-            self.accept_on(l)?;
         }
         Ok(())
     }

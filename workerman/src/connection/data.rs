@@ -23,18 +23,29 @@ impl Extensions {
 
     pub fn get_mut<T: 'static>(&mut self) -> Option<&mut T> {
         let id = TypeId::of::<T>();
-        self.items.iter_mut().find(|(k, _)| *k == id).and_then(|(_, v)| v.downcast_mut::<T>())
+        self.items
+            .iter_mut()
+            .find(|(k, _)| *k == id)
+            .and_then(|(_, v)| v.downcast_mut::<T>())
     }
 
     pub fn get<T: 'static>(&self) -> Option<&T> {
         let id = TypeId::of::<T>();
-        self.items.iter().find(|(k, _)| *k == id).and_then(|(_, v)| v.downcast_ref::<T>())
+        self.items
+            .iter()
+            .find(|(k, _)| *k == id)
+            .and_then(|(_, v)| v.downcast_ref::<T>())
     }
 
     pub fn remove<T: 'static>(&mut self) -> Option<T> {
         let id = TypeId::of::<T>();
         let pos = self.items.iter().position(|(k, _)| *k == id)?;
-        self.items.swap_remove(pos).1.downcast::<T>().ok().map(|b| *b)
+        self.items
+            .swap_remove(pos)
+            .1
+            .downcast::<T>()
+            .ok()
+            .map(|b| *b)
     }
 }
 

@@ -21,8 +21,8 @@ use crate::stats;
 use crate::worker::Worker;
 
 mod data;
-mod stream;
 pub(crate) mod pool;
+mod stream;
 
 use data::Extensions;
 pub(crate) use stream::Io;
@@ -130,7 +130,14 @@ pub(crate) struct Callbacks<P: Protocol> {
 
 impl<P: Protocol> Default for Callbacks<P> {
     fn default() -> Self {
-        Callbacks { on_connect: None, on_message: None, on_close: None, on_error: None, on_buffer_full: None, on_buffer_drain: None }
+        Callbacks {
+            on_connect: None,
+            on_message: None,
+            on_close: None,
+            on_error: None,
+            on_buffer_full: None,
+            on_buffer_drain: None,
+        }
     }
 }
 
@@ -156,7 +163,10 @@ pub(crate) struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_send_buffer_size: DEFAULT_MAX_SEND_BUFFER_SIZE, max_package_size: DEFAULT_MAX_PACKAGE_SIZE }
+        Limits {
+            max_send_buffer_size: DEFAULT_MAX_SEND_BUFFER_SIZE,
+            max_package_size: DEFAULT_MAX_PACKAGE_SIZE,
+        }
     }
 }
 
@@ -195,7 +205,9 @@ pub struct TcpConnection<P: Protocol> {
 
 impl<P: Protocol> Clone for TcpConnection<P> {
     fn clone(&self) -> Self {
-        TcpConnection { inner: self.inner.clone() }
+        TcpConnection {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -224,9 +236,22 @@ enum Step<M> {
 }
 
 impl<P: Protocol> TcpConnection<P> {
-    pub(crate) fn new(protocol: Rc<P>, worker: Option<Worker<P>>, io: Option<Io>, cb: Callbacks<P>, limits: Limits) -> Self {
-        let status = if io.is_some() { Status::Established } else { Status::Connecting };
-        let (peer, local) = io.as_ref().map(|io| (io.peer_addr(), io.local_addr())).unwrap_or((None, None));
+    pub(crate) fn new(
+        protocol: Rc<P>,
+        worker: Option<Worker<P>>,
+        io: Option<Io>,
+        cb: Callbacks<P>,
+        limits: Limits,
+    ) -> Self {
+        let status = if io.is_some() {
+            Status::Established
+        } else {
+            Status::Connecting
+        };
+        let (peer, local) = io
+            .as_ref()
+            .map(|io| (io.peer_addr(), io.local_addr()))
+            .unwrap_or((None, None));
         stats::connection_opened();
         TcpConnection {
             inner: Rc::new(Inner {
@@ -282,7 +307,9 @@ impl<P: Protocol> TcpConnection<P> {
 
     /// The peer's IP as text (`127.0.0.1`, `::1`), empty when unknown.
     pub fn remote_ip(&self) -> String {
-        self.remote_address().map(|a| a.ip().to_string()).unwrap_or_default()
+        self.remote_address()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default()
     }
 
     /// The peer's port, 0 when unknown.
@@ -297,7 +324,9 @@ impl<P: Protocol> TcpConnection<P> {
 
     /// This side's IP as text, empty when unknown.
     pub fn local_ip(&self) -> String {
-        self.local_address().map(|a| a.ip().to_string()).unwrap_or_default()
+        self.local_address()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default()
     }
 
     /// This side's port, 0 when unknown.
@@ -415,7 +444,11 @@ impl<P: Protocol> TcpConnection<P> {
 
     fn queued(&self, st: std::cell::RefMut<'_, State<P>>) -> SendResult {
         let full = st.send.len() >= st.limits.max_send_buffer_size;
-        let cb = if full { st.cb.on_buffer_full.clone() } else { None };
+        let cb = if full {
+            st.cb.on_buffer_full.clone()
+        } else {
+            None
+        };
         drop(st);
         if let Some(cb) = cb {
             guard(|| cb(self));
@@ -593,7 +626,9 @@ impl<P: Protocol> TcpConnection<P> {
             guard(|| cb(&self));
         }
         loop {
-            let Some(io) = self.inner.io.borrow().clone() else { break };
+            let Some(io) = self.inner.io.borrow().clone() else {
+                break;
+            };
             let (want_read, want_write) = {
                 let st = self.inner.st.borrow();
                 match st.status {
@@ -605,7 +640,10 @@ impl<P: Protocol> TcpConnection<P> {
                     }
                     _ => {}
                 }
-                (st.status == Status::Established && !st.paused, !st.send.is_empty())
+                (
+                    st.status == Status::Established && !st.paused,
+                    !st.send.is_empty(),
+                )
             };
             let woken = self.inner.wake.notified();
             tokio::select! {
@@ -638,7 +676,10 @@ impl<P: Protocol> TcpConnection<P> {
                 self.inner.st.borrow_mut().bytes_read += n as u64;
                 self.dispatch();
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.kind() == io::ErrorKind::Interrupted =>
+            {
                 self.release_empty_recv();
             }
             Err(_) => self.destroy(),
@@ -678,12 +719,19 @@ impl<P: Protocol> TcpConnection<P> {
                 Step::Wait => break Some(()),
                 Step::Fail(why) => {
                     stats::protocol_error();
-                    let worker = self.inner.worker.as_ref().map(|w| w.name()).unwrap_or_default();
+                    let worker = self
+                        .inner
+                        .worker
+                        .as_ref()
+                        .map(|w| w.name())
+                        .unwrap_or_default();
                     crate::settings::log(&format!(
                         "worker[{worker}:{}] connection {} from {} closed: {why}",
                         std::process::id(),
                         self.id(),
-                        self.remote_address().map(|a| a.to_string()).unwrap_or_default()
+                        self.remote_address()
+                            .map(|a| a.to_string())
+                            .unwrap_or_default()
                     ));
                     // Replies the protocol queued (e.g. an HTTP 400) still go out.
                     self.inner.st.borrow_mut().recv.clear();
@@ -704,18 +752,39 @@ impl<P: Protocol> TcpConnection<P> {
     fn next_packet(&self, st: &mut State<P>) -> (Step<P::Message>, bool) {
         let max = st.limits.max_package_size;
         let protocol = &*self.inner.protocol;
-        let State { recv, send, proto, want, .. } = st;
+        let State {
+            recv,
+            send,
+            proto,
+            want,
+            ..
+        } = st;
         let mut cx = Context::new(proto, send, max);
         let n = match *want {
             Some(n) => n,
             None => match protocol.input(recv, &mut cx) {
                 Ok(None) if recv.len() >= max => {
-                    return (Step::Fail(format!("packet exceeds max_package_size ({max} bytes) without completing")), false);
+                    return (
+                        Step::Fail(format!(
+                            "packet exceeds max_package_size ({max} bytes) without completing"
+                        )),
+                        false,
+                    );
                 }
                 Ok(None) => return (Step::Wait, cx.close_requested()),
-                Ok(Some(0)) => return (Step::Fail("protocol returned a zero-length packet".into()), false),
+                Ok(Some(0)) => {
+                    return (
+                        Step::Fail("protocol returned a zero-length packet".into()),
+                        false,
+                    );
+                }
                 Ok(Some(n)) if n > max => {
-                    return (Step::Fail(format!("packet of {n} bytes exceeds max_package_size ({max} bytes)")), false);
+                    return (
+                        Step::Fail(format!(
+                            "packet of {n} bytes exceeds max_package_size ({max} bytes)"
+                        )),
+                        false,
+                    );
                 }
                 Ok(Some(n)) => n,
                 Err(e) => return (Step::Fail(e.to_string()), false),
@@ -736,7 +805,9 @@ impl<P: Protocol> TcpConnection<P> {
     /// Writes as much of the send buffer as the socket takes. `from_task`: a writable event, after
     /// which an emptied buffer fires `on_buffer_drain` (Workerman fires it only there).
     fn flush(&self, from_task: bool) {
-        let Some(io) = self.inner.io.borrow().clone() else { return };
+        let Some(io) = self.inner.io.borrow().clone() else {
+            return;
+        };
         let mut st = self.inner.st.borrow_mut();
         if st.send.is_empty() {
             return;
@@ -750,7 +821,11 @@ impl<P: Protocol> TcpConnection<P> {
                 }
                 pool::give_write(std::mem::take(&mut st.send));
                 let closing = st.status == Status::Closing;
-                let drain = if from_task { st.cb.on_buffer_drain.clone() } else { None };
+                let drain = if from_task {
+                    st.cb.on_buffer_drain.clone()
+                } else {
+                    None
+                };
                 drop(st);
                 if let Some(cb) = drain {
                     guard(|| cb(self));
@@ -759,7 +834,9 @@ impl<P: Protocol> TcpConnection<P> {
                     self.destroy();
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => {
                 drop(st);
                 stats::send_fail();

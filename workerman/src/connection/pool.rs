@@ -20,11 +20,14 @@ thread_local! {
 }
 
 pub(crate) fn take_read() -> BytesMut {
-    READ.with(|p| p.borrow_mut().pop()).unwrap_or_else(|| BytesMut::with_capacity(READ_CHUNK))
+    READ.with(|p| p.borrow_mut().pop())
+        .unwrap_or_else(|| BytesMut::with_capacity(READ_CHUNK))
 }
 
 pub(crate) fn take_write() -> BytesMut {
-    WRITE.with(|p| p.borrow_mut().pop()).unwrap_or_else(|| BytesMut::with_capacity(WRITE_INITIAL))
+    WRITE
+        .with(|p| p.borrow_mut().pop())
+        .unwrap_or_else(|| BytesMut::with_capacity(WRITE_INITIAL))
 }
 
 fn give(pool: &'static std::thread::LocalKey<RefCell<Vec<BytesMut>>>, mut buf: BytesMut) {

@@ -34,7 +34,11 @@ pub(crate) fn daemonize() -> io::Result<Ready> {
         if msg == "ok" {
             std::process::exit(0);
         }
-        let why = if msg.is_empty() { "the daemon exited during start-up (see the log file)".to_string() } else { msg };
+        let why = if msg.is_empty() {
+            "the daemon exited during start-up (see the log file)".to_string()
+        } else {
+            msg
+        };
         eprintln!("Workerman[{}] start failed: {why}", settings::start_name());
         std::process::exit(1);
     }
@@ -47,7 +51,10 @@ pub(crate) fn daemonize() -> io::Result<Ready> {
     settings::get().daemonized = true;
     let null = OpenOptions::new().read(true).open("/dev/null")?;
     nix::unistd::dup2_stdin(&null)?;
-    let out = OpenOptions::new().create(true).append(true).open(settings::stdout_file())?;
+    let out = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(settings::stdout_file())?;
     nix::unistd::dup2_stdout(&out)?;
     nix::unistd::dup2_stderr(&out)?;
     Ok(Ready(Some(tx)))

@@ -72,7 +72,10 @@ pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
     let name = settings::start_name();
     let pid_file = settings::pid_file();
     if let Some(pid) = pidfile::running_master(&pid_file, &name) {
-        return Err(Error::AlreadyRunning { name, pid: pid.as_raw() });
+        return Err(Error::AlreadyRunning {
+            name,
+            pid: pid.as_raw(),
+        });
     }
     let mode = if daemon { "DAEMON" } else { "DEBUG" };
     settings::log(&format!("Workerman[{name}] start in {mode} mode"));
@@ -88,10 +91,26 @@ pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
             Some(addr) => Some(crate::listen::bind_tcp(addr, false, spec.backlog)?),
             None => None,
         };
-        let slots = (0..spec.count).map(|_| Slot { pid: None, started: Instant::now(), quick_exits: 0, restart_at: None }).collect();
-        groups.push(Group { spec, listener, slots, exits: BTreeMap::new() });
+        let slots = (0..spec.count)
+            .map(|_| Slot {
+                pid: None,
+                started: Instant::now(),
+                quick_exits: 0,
+                restart_at: None,
+            })
+            .collect();
+        groups.push(Group {
+            spec,
+            listener,
+            slots,
+            exits: BTreeMap::new(),
+        });
     }
-    let mut ready = if daemon { Some(daemon::daemonize().map_err(|e| Error::io("cannot daemonize", e))?) } else { None };
+    let mut ready = if daemon {
+        Some(daemon::daemonize().map_err(|e| Error::io("cannot daemonize", e))?)
+    } else {
+        None
+    };
     crate::sys::ignore_sigpipe();
     let signals = Signals::install().map_err(|e| Error::io("cannot install signal handlers", e))?;
     if let Err(e) = pidfile::write(&pid_file, std::process::id()) {
@@ -102,7 +121,17 @@ pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
         return Err(err);
     }
     crate::sys::set_process_name(&format!("wm master {name}"));
-    let mut master = Master { groups, phase: Phase::Running, signals, daemon, pid_file, name, reload_queue: VecDeque::new(), reloading: None, kill_at: None };
+    let mut master = Master {
+        groups,
+        phase: Phase::Running,
+        signals,
+        daemon,
+        pid_file,
+        name,
+        reload_queue: VecDeque::new(),
+        reloading: None,
+        kill_at: None,
+    };
     master.print_banner();
     for g in 0..master.groups.len() {
         for s in 0..master.groups[g].slots.len() {
@@ -120,17 +149,41 @@ impl Master {
     fn print_banner(&self) {
         let mut out = String::new();
         out.push_str(&format!("{:-^80}\n", " WORKERMAN-RS "));
-        out.push_str(&format!("workerman-rs/{}    {}    {}\n", env!("CARGO_PKG_VERSION"), crate::RUSTC_VERSION, std::env::consts::OS));
+        out.push_str(&format!(
+            "workerman-rs/{}    {}    {}\n",
+            env!("CARGO_PKG_VERSION"),
+            crate::RUSTC_VERSION,
+            std::env::consts::OS
+        ));
         out.push_str(&format!("{:-^80}\n", " WORKERS "));
-        out.push_str(&format!("{:<12}{:<16}{:<32}{:<8}state\n", "proto", "worker", "listen", "count"));
+        out.push_str(&format!(
+            "{:<12}{:<16}{:<32}{:<8}state\n",
+            "proto", "worker", "listen", "count"
+        ));
         for g in &self.groups {
-            let listen = g.spec.address.as_ref().map(|a| a.to_string()).unwrap_or_else(|| "none".into());
-            let proto = g.spec.address.as_ref().map(|a| a.transport().as_str()).unwrap_or("tcp");
-            out.push_str(&format!("{:<12}{:<16}{:<32}{:<8}[OK]\n", proto, g.spec.name, listen, g.spec.count));
+            let listen = g
+                .spec
+                .address
+                .as_ref()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "none".into());
+            let proto = g
+                .spec
+                .address
+                .as_ref()
+                .map(|a| a.transport().as_str())
+                .unwrap_or("tcp");
+            out.push_str(&format!(
+                "{:<12}{:<16}{:<32}{:<8}[OK]\n",
+                proto, g.spec.name, listen, g.spec.count
+            ));
         }
         out.push_str(&format!("{:-<80}\n", ""));
         if self.daemon {
-            out.push_str(&format!("Input \"{} stop\" to stop. Start success.\n", self.name));
+            out.push_str(&format!(
+                "Input \"{} stop\" to stop. Start success.\n",
+                self.name
+            ));
         } else {
             out.push_str("Press Ctrl+C to stop. Start success.\n");
         }
@@ -150,7 +203,10 @@ impl Master {
                 slot.restart_at = None;
             }
             Err(e) => {
-                settings::log(&format!("Workerman[{}] cannot start a {} process: {e}", self.name, group.spec.name));
+                settings::log(&format!(
+                    "Workerman[{}] cannot start a {} process: {e}",
+                    self.name, group.spec.name
+                ));
                 let slot = &mut group.slots[s];
                 slot.quick_exits += 1;
                 slot.restart_at = Some(Instant::now() + backoff(slot.quick_exits));
@@ -170,7 +226,15 @@ impl Master {
                     .groups
                     .iter()
                     .enumerate()
-                    .flat_map(|(g, grp)| grp.slots.iter().enumerate().filter(|(_, s)| s.pid.is_none() && s.restart_at.is_some_and(|t| t <= now)).map(move |(s, _)| (g, s)))
+                    .flat_map(|(g, grp)| {
+                        grp.slots
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, s)| {
+                                s.pid.is_none() && s.restart_at.is_some_and(|t| t <= now)
+                            })
+                            .map(move |(s, _)| (g, s))
+                    })
                     .collect();
                 for (g, s) in due {
                     self.spawn(g, s);
@@ -183,7 +247,10 @@ impl Master {
                 }
                 if self.kill_at.is_some_and(|t| t <= now) {
                     for pid in self.live() {
-                        settings::log(&format!("Workerman[{}] worker process {pid} still running after stop_timeout; killing it", self.name));
+                        settings::log(&format!(
+                            "Workerman[{}] worker process {pid} still running after stop_timeout; killing it",
+                            self.name
+                        ));
                         let _ = kill(pid, Signal::SIGKILL);
                     }
                     self.kill_at = None;
@@ -192,22 +259,38 @@ impl Master {
             if let Some((pid, Some(at))) = self.reloading
                 && at <= now
             {
-                settings::log(&format!("Workerman[{}] worker process {pid} did not exit within stop_timeout on reload; killing it", self.name));
+                settings::log(&format!(
+                    "Workerman[{}] worker process {pid} did not exit within stop_timeout on reload; killing it",
+                    self.name
+                ));
                 let _ = kill(pid, Signal::SIGKILL);
                 self.reloading = Some((pid, None));
             }
-            self.signals.wait(self.next_deadline().map(|t| t.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_secs(1)));
+            self.signals.wait(
+                self.next_deadline()
+                    .map(|t| t.saturating_duration_since(Instant::now()))
+                    .unwrap_or(Duration::from_secs(1)),
+            );
         }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let restarts = self.groups.iter().flat_map(|g| g.slots.iter()).filter(|s| s.pid.is_none()).filter_map(|s| s.restart_at);
+        let restarts = self
+            .groups
+            .iter()
+            .flat_map(|g| g.slots.iter())
+            .filter(|s| s.pid.is_none())
+            .filter_map(|s| s.restart_at);
         let reload = self.reloading.and_then(|(_, t)| t);
         restarts.chain(self.kill_at).chain(reload).min()
     }
 
     fn live(&self) -> Vec<Pid> {
-        self.groups.iter().flat_map(|g| g.slots.iter()).filter_map(|s| s.pid).collect()
+        self.groups
+            .iter()
+            .flat_map(|g| g.slots.iter())
+            .filter_map(|s| s.pid)
+            .collect()
     }
 
     fn signal_all(&self, sig: Signal) {
@@ -224,21 +307,41 @@ impl Master {
                 {
                     return;
                 }
-                let how = if graceful { "gracefully stopping" } else { "stopping" };
+                let how = if graceful {
+                    "gracefully stopping"
+                } else {
+                    "stopping"
+                };
                 settings::log(&format!("Workerman[{}] {how}", self.name));
                 self.phase = Phase::Stopping { graceful };
                 self.reload_queue.clear();
                 self.reloading = None;
-                self.signal_all(if graceful { Signal::SIGTERM } else { Signal::SIGINT });
-                self.kill_at = if graceful { None } else { Some(Instant::now() + settings::get().stop_timeout) };
+                self.signal_all(if graceful {
+                    Signal::SIGTERM
+                } else {
+                    Signal::SIGINT
+                });
+                self.kill_at = if graceful {
+                    None
+                } else {
+                    Some(Instant::now() + settings::get().stop_timeout)
+                };
             }
             Intent::Reload { graceful } => {
                 if self.phase != Phase::Running {
                     return;
                 }
-                settings::log(&format!("Workerman[{}] reloading{}", self.name, if graceful { " gracefully" } else { "" }));
+                settings::log(&format!(
+                    "Workerman[{}] reloading{}",
+                    self.name,
+                    if graceful { " gracefully" } else { "" }
+                ));
                 self.phase = Phase::Reloading { graceful };
-                let sig = if graceful { Signal::SIGQUIT } else { Signal::SIGUSR1 };
+                let sig = if graceful {
+                    Signal::SIGQUIT
+                } else {
+                    Signal::SIGUSR1
+                };
                 for g in &self.groups {
                     for pid in g.slots.iter().filter_map(|s| s.pid) {
                         if g.spec.reloadable {
@@ -251,19 +354,28 @@ impl Master {
                 }
             }
             Intent::Status | Intent::Connections => {
-                settings::log(&format!("Workerman[{}] status and connections reports are not built yet", self.name));
+                settings::log(&format!(
+                    "Workerman[{}] status and connections reports are not built yet",
+                    self.name
+                ));
             }
             Intent::ChildExited => {}
         }
     }
 
     fn continue_reload(&mut self) {
-        let Phase::Reloading { graceful } = self.phase else { return };
+        let Phase::Reloading { graceful } = self.phase else {
+            return;
+        };
         if self.reloading.is_some() {
             return;
         }
         // Wait until every slot is filled again before taking the next process down.
-        if self.groups.iter().any(|g| g.slots.iter().any(|s| s.pid.is_none())) {
+        if self
+            .groups
+            .iter()
+            .any(|g| g.slots.iter().any(|s| s.pid.is_none()))
+        {
             return;
         }
         let live = self.live();
@@ -271,7 +383,14 @@ impl Master {
             if !live.contains(&pid) {
                 continue;
             }
-            let (sig, deadline) = if graceful { (Signal::SIGQUIT, None) } else { (Signal::SIGUSR1, Some(Instant::now() + settings::get().stop_timeout)) };
+            let (sig, deadline) = if graceful {
+                (Signal::SIGQUIT, None)
+            } else {
+                (
+                    Signal::SIGUSR1,
+                    Some(Instant::now() + settings::get().stop_timeout),
+                )
+            };
             let _ = kill(pid, sig);
             self.reloading = Some((pid, deadline));
             return;
@@ -287,9 +406,19 @@ impl Master {
                 Ok(s) => s,
             };
             let (pid, raw, reason) = match status {
-                WaitStatus::Exited(pid, PANIC_EXIT_STATUS) => (pid, PANIC_EXIT_STATUS << 8, format!("panicked (exit status {PANIC_EXIT_STATUS})")),
-                WaitStatus::Exited(pid, code) => (pid, code << 8, format!("exited with code {code}")),
-                WaitStatus::Signaled(pid, sig, _) => (pid, sig as i32, format!("killed by signal {} ({sig})", sig as i32)),
+                WaitStatus::Exited(pid, PANIC_EXIT_STATUS) => (
+                    pid,
+                    PANIC_EXIT_STATUS << 8,
+                    format!("panicked (exit status {PANIC_EXIT_STATUS})"),
+                ),
+                WaitStatus::Exited(pid, code) => {
+                    (pid, code << 8, format!("exited with code {code}"))
+                }
+                WaitStatus::Signaled(pid, sig, _) => (
+                    pid,
+                    sig as i32,
+                    format!("killed by signal {} ({sig})", sig as i32),
+                ),
                 _ => continue,
             };
             self.exited(pid, raw, &reason);
@@ -302,12 +431,23 @@ impl Master {
         if was_reloading {
             self.reloading = None;
         }
-        let Some((g, s)) = self.groups.iter().enumerate().find_map(|(g, grp)| grp.slots.iter().position(|s| s.pid == Some(pid)).map(|s| (g, s))) else { return };
+        let Some((g, s)) = self.groups.iter().enumerate().find_map(|(g, grp)| {
+            grp.slots
+                .iter()
+                .position(|s| s.pid == Some(pid))
+                .map(|s| (g, s))
+        }) else {
+            return;
+        };
         let group = &mut self.groups[g];
         *group.exits.entry(raw).or_default() += 1;
         let expected = stopping || was_reloading;
         if raw != 0 || !expected {
-            settings::log(&format!("worker[{}:{pid}] {reason}{}", group.spec.name, if expected { "" } else { " unexpectedly" }));
+            settings::log(&format!(
+                "worker[{}:{pid}] {reason}{}",
+                group.spec.name,
+                if expected { "" } else { " unexpectedly" }
+            ));
         }
         let slot = &mut group.slots[s];
         slot.pid = None;

@@ -56,13 +56,20 @@ impl Signals {
     pub fn wait(&self, timeout: Duration) {
         let ms = timeout.as_millis().min(60_000) as i32;
         let mut fds = [PollFd::new(self.wake.as_fd(), PollFlags::POLLIN)];
-        let _ = poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX));
+        let _ = poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        );
         let mut buf = [0u8; 64];
         while matches!((&self.wake).read(&mut buf), Ok(n) if n > 0) {}
     }
 
     /// The intents of the signals received since the last call, in a fixed order.
     pub fn take(&self) -> Vec<Intent> {
-        self.flags.iter().filter(|(_, f)| f.swap(false, Ordering::SeqCst)).map(|(i, _)| *i).collect()
+        self.flags
+            .iter()
+            .filter(|(_, f)| f.swap(false, Ordering::SeqCst))
+            .map(|(i, _)| *i)
+            .collect()
     }
 }

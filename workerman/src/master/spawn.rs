@@ -12,7 +12,12 @@ use crate::process::{ENV_DAEMON, ENV_LISTEN_FD, ENV_WORKER};
 use crate::settings::{self, ENV_START_FILE};
 use crate::sys;
 
-pub(crate) fn spawn_worker(index: usize, id: usize, listener: Option<&TcpListener>, daemon: bool) -> io::Result<Pid> {
+pub(crate) fn spawn_worker(
+    index: usize,
+    id: usize,
+    listener: Option<&TcpListener>,
+    daemon: bool,
+) -> io::Result<Pid> {
     let exe = settings::start_file();
     let mut cmd = Command::new(exe);
     cmd.args(std::env::args_os().skip(1));

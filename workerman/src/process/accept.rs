@@ -23,7 +23,11 @@ pub(crate) async fn accept_loop<P: Protocol>(worker: Worker<P>, listener: TcpLis
             }
             Err(e) if is_resource_error(&e) => {
                 if !warned {
-                    crate::settings::log(&format!("worker[{}:{}] accept failed: {e}; pausing accepts briefly", worker.name(), std::process::id()));
+                    crate::settings::log(&format!(
+                        "worker[{}:{}] accept failed: {e}; pausing accepts briefly",
+                        worker.name(),
+                        std::process::id()
+                    ));
                     warned = true;
                 }
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -35,5 +39,8 @@ pub(crate) async fn accept_loop<P: Protocol>(worker: Worker<P>, listener: TcpLis
 }
 
 fn is_resource_error(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
 }

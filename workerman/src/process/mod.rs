@@ -45,10 +45,17 @@ pub(crate) fn role_from_env() -> Option<Role> {
     let role = Role {
         index: index.parse().ok()?,
         id: id.parse().ok()?,
-        fd: std::env::var(ENV_LISTEN_FD).ok().and_then(|s| s.parse().ok()),
+        fd: std::env::var(ENV_LISTEN_FD)
+            .ok()
+            .and_then(|s| s.parse().ok()),
         daemon: std::env::var_os(ENV_DAEMON).is_some(),
     };
-    sys::remove_env(&[ENV_WORKER, ENV_LISTEN_FD, ENV_DAEMON, settings::ENV_START_FILE]);
+    sys::remove_env(&[
+        ENV_WORKER,
+        ENV_LISTEN_FD,
+        ENV_DAEMON,
+        settings::ENV_START_FILE,
+    ]);
     Some(role)
 }
 
@@ -124,7 +131,10 @@ impl Signals {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::io("cannot create the event loop", e))
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("cannot create the event loop", e))
 }
 
 /// Becomes the worker process described by `role`; never returns.
@@ -134,11 +144,15 @@ pub(crate) fn run_worker(role: Role) -> ! {
     let workers = registry::all();
     let initial = workers.len();
     let Some(worker) = workers.get(role.index).cloned() else {
-        settings::log(&format!("worker process {}: the start file defines only {initial} workers, not {}", std::process::id(), role.index + 1));
+        settings::log(&format!(
+            "worker process {}: the start file defines only {initial} workers, not {}",
+            std::process::id(),
+            role.index + 1
+        ));
         std::process::exit(1);
     };
     let spec = worker.spec();
-    crate::panic::install(&spec.name);
+    crate::panic::install(&spec.name, false);
     sys::set_process_name(&format!("wm {}", spec.name));
     let listener = role.fd.map(sys::tcp_listener_from_fd);
     let code = match runtime() {
@@ -154,13 +168,20 @@ pub(crate) fn run_worker(role: Role) -> ! {
     std::process::exit(code)
 }
 
-async fn serve(worker: Rc<dyn AnyWorker>, id: usize, listener: Option<std::net::TcpListener>, initial: usize) -> i32 {
+async fn serve(
+    worker: Rc<dyn AnyWorker>,
+    id: usize,
+    listener: Option<std::net::TcpListener>,
+    initial: usize,
+) -> i32 {
     let name = worker.spec().name;
     let pid = std::process::id();
     let mut signals = match Signals::install() {
         Ok(s) => s,
         Err(e) => {
-            settings::log(&format!("worker[{name}:{pid}] cannot install signal handlers: {e}"));
+            settings::log(&format!(
+                "worker[{name}:{pid}] cannot install signal handlers: {e}"
+            ));
             return 1;
         }
     };
@@ -188,8 +209,14 @@ async fn serve(worker: Rc<dyn AnyWorker>, id: usize, listener: Option<std::net::
     let stop_timeout = settings::get().stop_timeout;
     if graceful {
         stats::all_closed().await;
-    } else if tokio::time::timeout(stop_timeout, stats::all_closed()).await.is_err() {
-        settings::log(&format!("worker[{name}:{pid}] {} connection(s) still open after {stop_timeout:?}; exiting", stats::snapshot().connections));
+    } else if tokio::time::timeout(stop_timeout, stats::all_closed())
+        .await
+        .is_err()
+    {
+        settings::log(&format!(
+            "worker[{name}:{pid}] {} connection(s) still open after {stop_timeout:?}; exiting",
+            stats::snapshot().connections
+        ));
     }
     0
 }
@@ -197,6 +224,10 @@ async fn serve(worker: Rc<dyn AnyWorker>, id: usize, listener: Option<std::net::
 /// `Worker::run_standalone`: every worker of the start file in this thread, as one process.
 pub(crate) fn run_standalone() -> Result<()> {
     MODE.with(|m| m.set(Mode::Standalone));
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| crate::panic::install("standalone", true));
+    crate::panic::set_name("standalone");
+    crate::panic::set_handler(None);
     STOP_GRACEFUL.with(|g| g.set(None));
     let rt = runtime()?;
     let local = tokio::task::LocalSet::new();

@@ -25,15 +25,23 @@ impl Protocol for Frame {
     type State = ();
 
     fn input(&self, buf: &[u8], _cx: &mut Context<'_, ()>) -> Result<Option<usize>, ProtocolError> {
-        let Some(header) = buf.get(..HEADER) else { return Ok(None) };
+        let Some(header) = buf.get(..HEADER) else {
+            return Ok(None);
+        };
         let len = u32::from_be_bytes(header.try_into().expect("4 bytes")) as usize;
         if len < HEADER {
-            return Err(ProtocolError::new(format!("frame length {len} is smaller than its 4-byte header")));
+            return Err(ProtocolError::new(format!(
+                "frame length {len} is smaller than its 4-byte header"
+            )));
         }
         Ok(Some(len))
     }
 
-    fn decode(&self, mut packet: Bytes, _cx: &mut Context<'_, ()>) -> Result<Option<Bytes>, ProtocolError> {
+    fn decode(
+        &self,
+        mut packet: Bytes,
+        _cx: &mut Context<'_, ()>,
+    ) -> Result<Option<Bytes>, ProtocolError> {
         Ok(Some(packet.split_off(HEADER)))
     }
 
@@ -56,7 +64,10 @@ mod tests {
         let mut out = BytesMut::new();
         Frame.encode("jhdxr".into(), &mut (), &mut out);
         assert_eq!(&out[..], b"\x00\x00\x00\x09jhdxr");
-        assert_eq!(feed(&Frame, &[b"\x00\x00\x00\x09jhdxr"], 1 << 20).unwrap(), vec![Bytes::from_static(b"jhdxr")]);
+        assert_eq!(
+            feed(&Frame, &[b"\x00\x00\x00\x09jhdxr"], 1 << 20).unwrap(),
+            vec![Bytes::from_static(b"jhdxr")]
+        );
         let mut st = ();
         let mut o = BytesMut::new();
         let mut cx = Context::new(&mut st, &mut o, 1 << 20);
@@ -66,7 +77,15 @@ mod tests {
     #[test]
     fn frames_whole_split_and_pipelined() {
         let wire = b"\x00\x00\x00\x05a\x00\x00\x00\x04\x00\x00\x00\x07xyz";
-        check_splits(&Frame, wire, &[Bytes::from_static(b"a"), Bytes::new(), Bytes::from_static(b"xyz")]);
+        check_splits(
+            &Frame,
+            wire,
+            &[
+                Bytes::from_static(b"a"),
+                Bytes::new(),
+                Bytes::from_static(b"xyz"),
+            ],
+        );
     }
 
     #[test]

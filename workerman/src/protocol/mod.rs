@@ -49,10 +49,18 @@ pub trait Protocol: Sized + 'static {
     /// Returns `Ok(None)` when more bytes are needed, `Ok(Some(n))` when the next packet is exactly
     /// `n` bytes (`n` may exceed what is buffered; the connection then waits without calling `input`
     /// again), and `Err` for bad input: the connection is then closed, logged and counted.
-    fn input(&self, buf: &[u8], cx: &mut Context<'_, Self::State>) -> Result<Option<usize>, ProtocolError>;
+    fn input(
+        &self,
+        buf: &[u8],
+        cx: &mut Context<'_, Self::State>,
+    ) -> Result<Option<usize>, ProtocolError>;
 
     /// Turns one packet into a message; `Ok(None)` delivers nothing (e.g. a control frame handled here).
-    fn decode(&self, packet: Bytes, cx: &mut Context<'_, Self::State>) -> Result<Option<Self::Message>, ProtocolError>;
+    fn decode(
+        &self,
+        packet: Bytes,
+        cx: &mut Context<'_, Self::State>,
+    ) -> Result<Option<Self::Message>, ProtocolError>;
 
     /// Appends the wire form of `msg` to `out`.
     fn encode(&self, msg: Self::Outgoing<'_>, state: &mut Self::State, out: &mut BytesMut);
@@ -71,7 +79,12 @@ pub struct Context<'a, S> {
 impl<'a, S> Context<'a, S> {
     /// A context over `state`, writing replies to `out`.
     pub fn new(state: &'a mut S, out: &'a mut BytesMut, max_package_size: usize) -> Self {
-        Context { state, out, max_package_size, close: false }
+        Context {
+            state,
+            out,
+            max_package_size,
+            close: false,
+        }
     }
 
     /// The largest packet this connection accepts, in bytes.
@@ -104,7 +117,9 @@ pub struct ProtocolError {
 impl ProtocolError {
     /// An error with a reason a person can act on.
     pub fn new(reason: impl Into<Cow<'static, str>>) -> Self {
-        ProtocolError { reason: reason.into() }
+        ProtocolError {
+            reason: reason.into(),
+        }
     }
 
     /// The reason.
@@ -199,7 +214,11 @@ pub(crate) mod testing {
 
     /// Feeds `chunks` one after another into a fresh buffer, cutting packets exactly like a
     /// connection; returns the messages, or the first error.
-    pub fn feed<P: Protocol>(p: &P, chunks: &[&[u8]], max: usize) -> Result<Vec<P::Message>, ProtocolError> {
+    pub fn feed<P: Protocol>(
+        p: &P,
+        chunks: &[&[u8]],
+        max: usize,
+    ) -> Result<Vec<P::Message>, ProtocolError> {
         let mut state = P::State::default();
         let mut out = BytesMut::new();
         let mut buf = BytesMut::new();
