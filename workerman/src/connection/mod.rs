@@ -16,7 +16,7 @@ use bytes::{Buf, BytesMut};
 use tokio::sync::Notify;
 
 use crate::panic::guard;
-use crate::protocol::{Context, Protocol};
+use crate::protocol::{Context, Protocol, Step, next_packet};
 use crate::stats;
 use crate::worker::Worker;
 
@@ -227,12 +227,6 @@ impl<P: Protocol> fmt::Debug for TcpConnection<P> {
             .field("remote", &self.remote_address())
             .finish()
     }
-}
-
-enum Step<M> {
-    Deliver(Option<M>),
-    Wait,
-    Fail(String),
 }
 
 impl<P: Protocol> TcpConnection<P> {
@@ -751,7 +745,6 @@ impl<P: Protocol> TcpConnection<P> {
 
     fn next_packet(&self, st: &mut State<P>) -> (Step<P::Message>, bool) {
         let max = st.limits.max_package_size;
-        let protocol = &*self.inner.protocol;
         let State {
             recv,
             send,
@@ -760,46 +753,9 @@ impl<P: Protocol> TcpConnection<P> {
             ..
         } = st;
         let mut cx = Context::new(proto, send, max);
-        let n = match *want {
-            Some(n) => n,
-            None => match protocol.input(recv, &mut cx) {
-                Ok(None) if recv.len() >= max => {
-                    return (
-                        Step::Fail(format!(
-                            "packet exceeds max_package_size ({max} bytes) without completing"
-                        )),
-                        false,
-                    );
-                }
-                Ok(None) => return (Step::Wait, cx.close_requested()),
-                Ok(Some(0)) => {
-                    return (
-                        Step::Fail("protocol returned a zero-length packet".into()),
-                        false,
-                    );
-                }
-                Ok(Some(n)) if n > max => {
-                    return (
-                        Step::Fail(format!(
-                            "packet of {n} bytes exceeds max_package_size ({max} bytes)"
-                        )),
-                        false,
-                    );
-                }
-                Ok(Some(n)) => n,
-                Err(e) => return (Step::Fail(e.to_string()), false),
-            },
-        };
-        if n > recv.len() {
-            *want = Some(n);
-            return (Step::Wait, cx.close_requested());
-        }
-        *want = None;
-        let packet = recv.split_to(n).freeze();
-        match protocol.decode(packet, &mut cx) {
-            Ok(m) => (Step::Deliver(m), cx.close_requested()),
-            Err(e) => (Step::Fail(e.to_string()), false),
-        }
+        let step = next_packet(&*self.inner.protocol, recv, want, &mut cx);
+        let close = !matches!(step, Step::Fail(_)) && cx.close_requested();
+        (step, close)
     }
 
     /// Writes as much of the send buffer as the socket takes. `from_task`: a writable event, after

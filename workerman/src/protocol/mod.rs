@@ -207,13 +207,71 @@ impl<'a> From<Cow<'a, str>> for Payload<'a> {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod testing {
-    //! Drives a protocol the way a connection does, for codec tests.
+/// One step of cutting packets out of a receive buffer.
+#[derive(Debug)]
+pub(crate) enum Step<M> {
+    /// A packet was cut and decoded (`None`: the protocol consumed it without a message).
+    Deliver(Option<M>),
+    /// More bytes are needed.
+    Wait,
+    /// Bad input; the reason.
+    Fail(String),
+}
+
+/// Cuts the next packet from `recv` and decodes it, enforcing `max_package_size`; `want` carries
+/// the size `input` announced across calls. The one implementation of the input/decode contract,
+/// shared by connections and by [`testing`].
+pub(crate) fn next_packet<P: Protocol>(
+    protocol: &P,
+    recv: &mut BytesMut,
+    want: &mut Option<usize>,
+    cx: &mut Context<'_, P::State>,
+) -> Step<P::Message> {
+    let max = cx.max_package_size();
+    let n = match *want {
+        Some(n) => n,
+        None => match protocol.input(recv, cx) {
+            Ok(None) if recv.len() >= max => {
+                return Step::Fail(format!(
+                    "packet exceeds max_package_size ({max} bytes) without completing"
+                ));
+            }
+            Ok(None) => return Step::Wait,
+            Ok(Some(0)) => return Step::Fail("protocol returned a zero-length packet".into()),
+            Ok(Some(n)) if n > max => {
+                return Step::Fail(format!(
+                    "packet of {n} bytes exceeds max_package_size ({max} bytes)"
+                ));
+            }
+            Ok(Some(n)) => n,
+            Err(e) => return Step::Fail(e.to_string()),
+        },
+    };
+    if n > recv.len() {
+        *want = Some(n);
+        return Step::Wait;
+    }
+    *want = None;
+    let packet = recv.split_to(n).freeze();
+    match protocol.decode(packet, cx) {
+        Ok(m) => Step::Deliver(m),
+        Err(e) => Step::Fail(e.to_string()),
+    }
+}
+
+pub mod testing {
+    //! Drives a protocol exactly the way a connection does, without sockets: for unit tests and
+    //! fuzz targets of built-in and custom protocols.
+    //!
+    //! ```
+    //! use workerman::protocol::{Text, testing};
+    //! testing::check_splits(&Text, b"a\nb\r\n", &["a".to_string(), "b".to_string()]);
+    //! ```
     use super::*;
 
-    /// Feeds `chunks` one after another into a fresh buffer, cutting packets exactly like a
-    /// connection; returns the messages, or the first error.
+    /// Feeds `chunks` one after another into one receive buffer, as successive reads, cutting
+    /// packets like a connection with `max_package_size = max`; returns every message, or the
+    /// reason the connection would have been closed.
     pub fn feed<P: Protocol>(
         p: &P,
         chunks: &[&[u8]],
@@ -226,32 +284,13 @@ pub(crate) mod testing {
         let mut msgs = Vec::new();
         for chunk in chunks {
             buf.extend_from_slice(chunk);
-            loop {
-                if buf.is_empty() {
-                    break;
-                }
-                let n = match want {
-                    Some(n) => n,
-                    None => {
-                        let mut cx = Context::new(&mut state, &mut out, max);
-                        match p.input(&buf, &mut cx)? {
-                            None if buf.len() >= max => return Err(ProtocolError::new("too big")),
-                            None => break,
-                            Some(0) => return Err(ProtocolError::new("empty packet")),
-                            Some(n) if n > max => return Err(ProtocolError::new("too big")),
-                            Some(n) => n,
-                        }
-                    }
-                };
-                if n > buf.len() {
-                    want = Some(n);
-                    break;
-                }
-                want = None;
-                let packet = buf.split_to(n).freeze();
+            while !buf.is_empty() {
                 let mut cx = Context::new(&mut state, &mut out, max);
-                if let Some(m) = p.decode(packet, &mut cx)? {
-                    msgs.push(m);
+                match next_packet(p, &mut buf, &mut want, &mut cx) {
+                    Step::Deliver(Some(m)) => msgs.push(m),
+                    Step::Deliver(None) => {}
+                    Step::Wait => break,
+                    Step::Fail(why) => return Err(ProtocolError::new(why)),
                 }
             }
         }
@@ -259,6 +298,9 @@ pub(crate) mod testing {
     }
 
     /// Asserts that `wire` decodes to `expected` whole, split at every byte, and byte by byte.
+    ///
+    /// # Panics
+    /// When any way of cutting the stream gives other messages.
     pub fn check_splits<P: Protocol>(p: &P, wire: &[u8], expected: &[P::Message])
     where
         P::Message: PartialEq + fmt::Debug,

@@ -1,0 +1,617 @@
+//! Process tests: the example binaries run through their own CLI (`start -d`, `stop`, SIGINT,
+//! `reload`), on the ports their issue names. They share those ports, so they run one at a time
+//! (a lock here; a test group in .config/nextest.toml). Readiness is always polled, never slept.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+const WAIT: Duration = Duration::from_secs(20);
+
+fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn examples_dir() -> PathBuf {
+    // target/debug/deps/process-xxxx → target/debug/examples
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join("examples")
+}
+
+fn alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+fn children(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split(' ').collect();
+        if fields[0] != "Z" && fields[1].parse::<i32>() == Ok(pid) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn kill(pid: i32, sig: i32) {
+    // SAFETY-free: shelling out keeps the test free of libc.
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// One example binary with its own pid, log and stdout files.
+struct App {
+    exe: PathBuf,
+    dir: PathBuf,
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+impl App {
+    fn new(name: &str) -> App {
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let exe = examples_dir().join(name);
+        assert!(
+            exe.exists(),
+            "{} is missing: build the examples first (cargo test builds them)",
+            exe.display()
+        );
+        let dir = std::env::temp_dir().join(format!(
+            "wm-test-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        App {
+            exe,
+            dir,
+            _serial: serial,
+        }
+    }
+
+    fn pid_file(&self) -> PathBuf {
+        self.dir.join("app.pid")
+    }
+
+    fn log_file(&self) -> PathBuf {
+        self.dir.join("app.log")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.exe);
+        c.args(args)
+            .env("WORKERMAN_PID_FILE", self.pid_file())
+            .env("WORKERMAN_LOG_FILE", self.log_file())
+            .env("WORKERMAN_STDOUT_FILE", self.dir.join("stdout.txt"))
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn start_daemon(&self) -> Output {
+        let out = self.run(&["start", "-d"]);
+        assert!(
+            out.status.success(),
+            "start -d failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn master(&self) -> i32 {
+        let text = fs::read_to_string(self.pid_file()).expect("pid file");
+        assert!(!text.ends_with('\n'), "pid file has no newline");
+        text.parse().unwrap()
+    }
+
+    fn workers(&self, count: usize) -> Vec<i32> {
+        let master = self.master();
+        wait_for(&format!("{count} worker processes"), || {
+            let c = children(master);
+            (c.len() == count).then_some(c)
+        })
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.log_file()).unwrap_or_default()
+    }
+
+    fn wait_log(&self, needle: &str) {
+        wait_for(&format!("log line `{needle}`"), || {
+            self.log().contains(needle).then_some(())
+        });
+    }
+
+    fn stop(&self) -> Output {
+        self.run(&["stop"])
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Ok(pid) =
+            fs::read_to_string(self.pid_file()).map(|t| t.trim().parse::<i32>().unwrap_or(0))
+            && pid > 0
+            && alive(pid)
+        {
+            let kids = children(pid);
+            kill(pid, 9);
+            for k in kids {
+                kill(k, 9);
+            }
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn connect(port: u16) -> TcpStream {
+    let s = wait_for(&format!("port {port}"), || {
+        TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+fn hello(s: &mut TcpStream, word: &str) -> std::io::Result<String> {
+    s.write_all(word.as_bytes())?;
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf)?;
+    if n == 0 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// Which process owns the server side of each client connection (by /proc socket inodes).
+fn owners(clients: &[TcpStream], pids: &[i32]) -> Vec<Option<i32>> {
+    let mut inode_of_port: HashMap<u16, u64> = HashMap::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        for line in fs::read_to_string(table)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+        {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let rem_port = u16::from_str_radix(f[2].rsplit(':').next().unwrap(), 16).unwrap();
+            inode_of_port.insert(rem_port, f[9].parse().unwrap());
+        }
+    }
+    let mut owner_of_inode: HashMap<u64, i32> = HashMap::new();
+    for &pid in pids {
+        for fd in fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if let Ok(target) = fs::read_link(fd.path()) {
+                let t = target.to_string_lossy();
+                if let Some(inode) = t.strip_prefix("socket:[").and_then(|s| s.strip_suffix(']')) {
+                    owner_of_inode.insert(inode.parse().unwrap(), pid);
+                }
+            }
+        }
+    }
+    clients
+        .iter()
+        .map(|c| {
+            inode_of_port
+                .get(&c.local_addr().unwrap().port())
+                .and_then(|i| owner_of_inode.get(i))
+                .copied()
+        })
+        .collect()
+}
+
+fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("0.0.0.0", port)).is_ok()
+}
+
+#[test]
+fn tcp_hello_start_daemon_serve_stop() {
+    let app = App::new("tcp_hello");
+    app.start_daemon();
+    let master = app.master();
+    assert!(alive(master));
+    let workers = app.workers(4);
+    assert!(!workers.contains(&master));
+    let mut s = connect(2347);
+    assert_eq!(hello(&mut s, "world").unwrap(), "hello world");
+    let out = app.stop();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stop success"));
+    assert!(!app.pid_file().exists(), "pid file removed");
+    assert!(!alive(master));
+    for w in workers {
+        assert!(!alive(w), "worker {w} exited");
+    }
+    assert!(port_is_free(2347));
+    let log = app.log();
+    assert!(
+        log.contains("Workerman[tcp_hello] start in DAEMON mode"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Workerman[tcp_hello] has been stopped"),
+        "{log}"
+    );
+}
+
+#[test]
+fn foreground_sigint_runs_on_worker_stop_and_frees_everything() {
+    let app = App::new("timer");
+    let mut child: Child = app.cmd(&["start"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    // The banner and log lines go to stdout in the foreground.
+    let mut seen = String::new();
+    while !seen.contains("timer[0] tick 1") {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "stdout closed early: {seen}"
+        );
+        seen.push_str(&line);
+    }
+    assert!(
+        seen.contains("Press Ctrl+C to stop. Start success."),
+        "{seen}"
+    );
+    let worker = app.workers(1)[0];
+    kill(child.id() as i32, 2);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    let _ = out.read_to_string(&mut rest);
+    assert!(!alive(worker));
+    let log = app.log();
+    assert!(
+        log.contains("timer[0] stopping"),
+        "on_worker_stop ran: {log}"
+    );
+    assert!(log.contains("has been stopped"), "{log}");
+    assert!(!app.pid_file().exists());
+    // The one-shot timer may or may not have fired, but never more than once.
+    assert!(log.matches("one-shot after 3 s").count() <= 1);
+}
+
+#[test]
+fn killed_worker_is_replaced_and_other_connections_survive() {
+    let app = App::new("tcp_hello");
+    app.start_daemon();
+    let workers = app.workers(4);
+    let mut clients: Vec<TcpStream> = (0..12).map(|_| connect(2347)).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        assert_eq!(hello(c, &format!("c{i}")).unwrap(), format!("hello c{i}"));
+    }
+    let owner = owners(&clients, &workers);
+    assert!(
+        owner.iter().all(Option::is_some),
+        "every connection has an owner: {owner:?}"
+    );
+    let victim = owner[0].unwrap();
+    kill(victim, 9);
+    let replaced = wait_for("a replacement worker", || {
+        let now = children(app.master());
+        (now.len() == 4 && !now.contains(&victim)).then_some(now)
+    });
+    assert_eq!(
+        replaced.iter().filter(|p| workers.contains(p)).count(),
+        3,
+        "only the killed worker was replaced"
+    );
+    for (i, c) in clients.iter_mut().enumerate() {
+        let r = hello(c, &format!("again{i}"));
+        if owner[i] == Some(victim) {
+            assert!(r.is_err(), "connection {i} was on the killed worker");
+        } else {
+            assert_eq!(
+                r.unwrap(),
+                format!("hello again{i}"),
+                "connection {i} on a surviving worker"
+            );
+        }
+    }
+    app.wait_log("killed by signal 9");
+    let mut s = connect(2347);
+    assert_eq!(hello(&mut s, "new").unwrap(), "hello new");
+    assert!(app.stop().status.success());
+}
+
+#[test]
+fn panic_is_logged_and_only_that_process_is_replaced() {
+    let app = App::new("crash_demo");
+    app.start_daemon();
+    let workers = app.workers(2);
+    // Find connections on both processes (the kernel picks which process accepts).
+    let mut by_pid: HashMap<String, (TcpStream, BufReader<TcpStream>)> = HashMap::new();
+    for _ in 0..200 {
+        if by_pid.len() == 2 {
+            break;
+        }
+        let s = connect(2359);
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        (&s).write_all(b"hi\n").unwrap();
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let pid = line.split_whitespace().nth(1).unwrap().to_string();
+        by_pid.entry(pid).or_insert((s, r));
+    }
+    assert_eq!(by_pid.len(), 2, "connections reached both processes");
+    let mut pids: Vec<String> = by_pid.keys().cloned().collect();
+    pids.sort();
+    let (victim, survivor) = (pids[0].clone(), pids[1].clone());
+    {
+        let (s, r) = by_pid.get_mut(&victim).unwrap();
+        s.write_all(b"panic\n").unwrap();
+        let mut rest = String::new();
+        let _ = r.read_to_string(&mut rest);
+    }
+    app.wait_log("panicked (exit status 250)");
+    let log = app.log();
+    assert!(
+        log.contains("examples/crash_demo.rs:") && log.contains("panicked at"),
+        "message and location logged: {log}"
+    );
+    assert!(log.contains("asked to panic by 127.0.0.1"), "{log}");
+    let victim_pid: i32 = victim.parse().unwrap();
+    wait_for("the replacement", || {
+        let now = children(app.master());
+        (now.len() == 2 && !now.contains(&victim_pid)).then_some(())
+    });
+    assert!(workers.contains(&survivor.parse().unwrap()));
+    let (s, r) = by_pid.get_mut(&survivor).unwrap();
+    s.write_all(b"still here\n").unwrap();
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, format!("pid {survivor} says: still here\n"));
+    assert!(app.stop().status.success());
+}
+
+#[test]
+fn crash_loop_is_slowed_down_not_spun() {
+    let app = App::new("crash_demo");
+    let out = app
+        .cmd(&["start", "-d"])
+        .env("CRASH_ON_START", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    app.wait_log("restarting in 400ms");
+    let started = Instant::now();
+    app.wait_log("restarting in 800ms");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "back-off delays are honoured"
+    );
+    let log = app.log();
+    assert!(
+        log.contains("restarting in 100ms") && log.contains("restarting in 200ms"),
+        "{log}"
+    );
+    // Two slots, each at most ~5 attempts in this time: far from a spin.
+    assert!(log.matches("refuses to start").count() < 20, "{log}");
+    assert!(
+        alive(app.master()),
+        "the master survives its workers' crashes"
+    );
+    assert!(app.stop().status.success());
+}
+
+#[test]
+fn cli_answers_already_running_not_run_stale_pid_and_usage() {
+    let app = App::new("frame_echo");
+    // Stale pid files: a dead pid, and a live process that is not this program.
+    fs::write(app.pid_file(), "999999").unwrap();
+    let out = app.stop();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not run"));
+    fs::write(app.pid_file(), std::process::id().to_string()).unwrap();
+    app.start_daemon();
+    let master = app.master();
+    assert_ne!(master, std::process::id() as i32);
+    let again = app.run(&["start", "-d"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("already running"),
+        "{again:?}"
+    );
+    assert_eq!(app.master(), master, "the running master is untouched");
+    let usage = app.run(&["bogus"]);
+    assert_eq!(usage.status.code(), Some(64));
+    assert!(
+        String::from_utf8_lossy(&usage.stdout).starts_with("Usage: frame_echo <command> [mode]")
+    );
+    assert!(
+        app.run(&["-g", "stop"]).status.success(),
+        "flags before the command"
+    );
+    assert!(!alive(master));
+    assert_eq!(app.stop().status.code(), Some(3));
+}
+
+#[test]
+fn busy_port_is_a_clear_start_error() {
+    let app = App::new("frame_echo");
+    let _hold = std::net::TcpListener::bind(("0.0.0.0", 2350)).unwrap();
+    let out = app.run(&["start", "-d"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("cannot listen on frame://0.0.0.0:2350") && text.contains("in use"),
+        "{text}"
+    );
+    assert!(!app.pid_file().exists());
+}
+
+#[test]
+fn text_chat_broadcasts_logins_lines_and_logouts() {
+    let app = App::new("text_chat");
+    app.start_daemon();
+    let a = connect(2348);
+    let mut ra = BufReader::new(a.try_clone().unwrap());
+    let mut line = String::new();
+    ra.read_line(&mut line).unwrap();
+    let uid_a: u64 = line
+        .trim()
+        .strip_prefix("your uid is ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    line.clear();
+    ra.read_line(&mut line).unwrap();
+    assert_eq!(line, format!("user[{uid_a}] login\n"));
+    let b = connect(2348);
+    let mut rb = BufReader::new(b.try_clone().unwrap());
+    let uid_b = uid_a + 1;
+    let read = |r: &mut BufReader<TcpStream>| {
+        let mut l = String::new();
+        r.read_line(&mut l).unwrap();
+        l
+    };
+    assert_eq!(read(&mut rb), format!("your uid is {uid_b}\n"));
+    assert_eq!(read(&mut rb), format!("user[{uid_b}] login\n"));
+    assert_eq!(read(&mut ra), format!("user[{uid_b}] login\n"));
+    (&a).write_all(b"hello all\r\n").unwrap();
+    assert_eq!(read(&mut ra), format!("user[{uid_a}] said: hello all\n"));
+    assert_eq!(read(&mut rb), format!("user[{uid_a}] said: hello all\n"));
+    drop(ra);
+    drop(a);
+    assert_eq!(read(&mut rb), format!("user[{uid_a}] logout\n"));
+    assert!(app.stop().status.success());
+}
+
+#[test]
+fn json_nl_echoes_objects_and_drops_bad_json() {
+    let app = App::new("json_nl");
+    app.start_daemon();
+    let good = connect(2349);
+    let mut r = BufReader::new(good.try_clone().unwrap());
+    (&good).write_all(b"{\"a\":1}\n").unwrap();
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v, serde_json::json!({"a": 1, "ok": true}));
+    let mut bad = connect(2349);
+    bad.write_all(b"{not json\n").unwrap();
+    let mut rest = Vec::new();
+    let _ = bad.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "bad input gets no reply, just a close");
+    app.wait_log("bad JSON");
+    (&good).write_all(b"[1]\n").unwrap();
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    assert!(line.contains("\"ok\":false"), "{line}");
+    assert!(app.stop().status.success());
+}
+
+#[test]
+fn frame_echo_and_async_reply() {
+    {
+        let app = App::new("frame_echo");
+        app.start_daemon();
+        let mut s = connect(2350);
+        s.write_all(b"\0\0\0\x09jhdxr\0\0\0\x05!").unwrap();
+        let mut buf = [0u8; 14];
+        s.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"\0\0\0\x09jhdxr\0\0\0\x05!");
+        assert!(app.stop().status.success());
+    }
+    let app = App::new("async_reply");
+    app.start_daemon();
+    let s = connect(2358);
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    (&s).write_all(b"localhost\n").unwrap();
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(
+        line == "localhost -> 127.0.0.1\n" || line == "localhost -> ::1\n",
+        "{line}"
+    );
+    assert!(app.stop().status.success());
+}
+
+#[test]
+fn reload_replaces_every_worker_without_refusing_connections() {
+    let app = App::new("tcp_hello");
+    app.start_daemon();
+    let before: HashSet<i32> = app.workers(4).into_iter().collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let prober = std::thread::spawn(move || {
+        let (mut ok, mut refused, mut dropped) = (0, 0, 0);
+        while !flag.load(Ordering::SeqCst) {
+            match TcpStream::connect(("127.0.0.1", 2347)) {
+                Ok(mut s) => {
+                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    match hello(&mut s, "probe") {
+                        Ok(r) if r == "hello probe" => ok += 1,
+                        _ => dropped += 1,
+                    }
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        (ok, refused, dropped)
+    });
+    let mut generations = vec![before];
+    for args in [&["reload"][..], &["reload", "-g"][..]] {
+        let mark = app.log().matches("reloaded").count();
+        let out = app.run(args);
+        assert!(out.status.success(), "{out:?}");
+        wait_for("the reload to finish", || {
+            (app.log().matches("reloaded").count() > mark).then_some(())
+        });
+        let now: HashSet<i32> = app.workers(4).into_iter().collect();
+        assert!(
+            generations.last().unwrap().is_disjoint(&now),
+            "{args:?} replaced every worker"
+        );
+        generations.push(now);
+    }
+    stop.store(true, Ordering::SeqCst);
+    let (ok, refused, dropped) = prober.join().unwrap();
+    assert!(ok > 0);
+    assert_eq!(
+        refused, 0,
+        "the listening socket stays open through reloads ({ok} ok, {dropped} dropped)"
+    );
+    // A plain reload may cut a request that reached an old process as it stopped; reload -g
+    // cannot, and both together stay rare.
+    assert!(dropped <= 4, "{dropped} requests dropped, {ok} ok");
+    assert!(app.stop().status.success());
+}
