@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::sys;
 
-/// Default for [`Settings::stop_timeout`]: 2 s.
+/// Default stop timeout (`Worker::set_stop_timeout`): 2 s.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default for the log file size limit: 10 MiB.
 pub const DEFAULT_LOG_FILE_MAX_SIZE: u64 = 10 * 1024 * 1024;
