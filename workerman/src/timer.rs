@@ -100,7 +100,7 @@ async fn run(id: TimerId, interval: Duration, persistent: bool, mut f: impl FnMu
     }
     if interval.is_zero() {
         loop {
-            tokio::task::yield_now().await;
+            yield_once().await;
             if !alive(id) {
                 return;
             }
@@ -119,4 +119,19 @@ async fn run(id: TimerId, interval: Duration, persistent: bool, mut f: impl FnMu
             return;
         }
     }
+}
+
+/// Returns `Pending` once after waking itself: the task goes to the back of the run queue, so
+/// every other ready task, and I/O readiness (polled at least every few dozen tasks), runs first.
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
 }

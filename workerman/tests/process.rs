@@ -615,3 +615,32 @@ fn reload_replaces_every_worker_without_refusing_connections() {
     assert!(dropped <= 4, "{dropped} requests dropped, {ok} ok");
     assert!(app.stop().status.success());
 }
+
+#[test]
+fn reuse_port_processes_each_bind_and_share_the_load() {
+    let app = App::new("reuse_port");
+    app.start_daemon();
+    let workers = app.workers(2);
+    let mut served = HashSet::new();
+    for i in 0..200 {
+        let s = connect(2380);
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        (&s).write_all(format!("n{i}\n").as_bytes()).unwrap();
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let (pid, echo) = line.trim_end().split_once(' ').unwrap();
+        assert_eq!(echo, format!("n{i}"));
+        served.insert(pid.parse::<i32>().unwrap());
+        if served.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(
+        served,
+        workers.iter().copied().collect(),
+        "both processes accept on their own sockets"
+    );
+    // Each process holds its own listening socket; the master holds none.
+    assert!(app.stop().status.success());
+    assert!(port_is_free(2380));
+}

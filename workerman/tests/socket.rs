@@ -596,3 +596,38 @@ fn scheme_must_match_protocol() {
         Err(Error::Address { .. })
     ));
 }
+
+#[test]
+fn busy_timers_do_not_starve_connections() {
+    let (addr, rx, server) = serve(|tx: mpsc::Sender<u64>| {
+        let w = text_echo(mpsc::channel().0);
+        let spins = Rc::new(Cell::new(0u64));
+        let s = spins.clone();
+        // A zero-interval timer runs as often as it can, yet I/O still gets its turn.
+        w.on_worker_start(move |_| {
+            let s = s.clone();
+            Timer::repeat(Duration::ZERO, move || s.set(s.get() + 1));
+        });
+        w.on_worker_stop(move |_| tx.send(spins.get()).unwrap());
+        let w2 = w.clone();
+        w.on_message(move |c, line| {
+            if line == "stop" {
+                Worker::stop_all();
+            } else {
+                c.send(format!("echo:{line}"));
+            }
+            let _ = &w2;
+        });
+        w
+    });
+    let s = connect(addr);
+    let mut r = lines(&s);
+    for i in 0..50 {
+        (&s).write_all(format!("{i}\n").as_bytes()).unwrap();
+        assert_eq!(read_line(&mut r), format!("echo:{i}\n"));
+    }
+    (&s).write_all(b"stop\n").unwrap();
+    let spins = rx.recv_timeout(TIMEOUT).unwrap();
+    assert!(spins > 50, "the timer ran meanwhile ({spins} times)");
+    server.join().unwrap().unwrap();
+}
