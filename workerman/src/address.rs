@@ -106,23 +106,16 @@ impl Address {
         }
         let target = if transport == Transport::Unix {
             if rest.is_empty() {
-                return Err(bad(
-                    "a unix socket needs a path, as in unix:///tmp/app.sock",
-                ));
+                return Err(bad("a unix socket needs a path, as in unix:///tmp/app.sock"));
             }
             Target::Unix(PathBuf::from(rest))
         } else {
             let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-                let (host, tail) = v6
-                    .split_once(']')
-                    .ok_or_else(|| bad("unclosed `[` in IPv6 address"))?;
-                let port = tail
-                    .strip_prefix(':')
-                    .ok_or_else(|| bad("missing `:port`"))?;
+                let (host, tail) = v6.split_once(']').ok_or_else(|| bad("unclosed `[` in IPv6 address"))?;
+                let port = tail.strip_prefix(':').ok_or_else(|| bad("missing `:port`"))?;
                 (host, port)
             } else {
-                rest.rsplit_once(':')
-                    .ok_or_else(|| bad("missing `:port`"))?
+                rest.rsplit_once(':').ok_or_else(|| bad("missing `:port`"))?
             };
             if host.is_empty() {
                 return Err(bad("missing host"));
@@ -229,10 +222,7 @@ mod tests {
             Address::parse("https://0.0.0.0:443").unwrap().transport(),
             Transport::Ssl
         );
-        assert_eq!(
-            Address::parse("udp://0.0.0.0:9").unwrap().transport(),
-            Transport::Udp
-        );
+        assert_eq!(Address::parse("udp://0.0.0.0:9").unwrap().transport(), Transport::Udp);
     }
 
     #[test]

@@ -40,9 +40,7 @@ pub enum Error {
         pid: i32,
     },
     /// A call that needs a running worker process was made outside of one.
-    #[error(
-        "{0} can only be used inside a worker process (from a callback such as on_worker_start)"
-    )]
+    #[error("{0} can only be used inside a worker process (from a callback such as on_worker_start)")]
     NotInWorker(&'static str),
     /// A callback panicked in `Worker::run_standalone` and no error handler was set.
     #[error("a callback {0}")]

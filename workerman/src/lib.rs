@@ -28,6 +28,7 @@
 pub mod address;
 pub mod cli;
 pub mod connection;
+mod control;
 mod error;
 mod listen;
 mod master;
@@ -45,9 +46,7 @@ mod worker;
 pub use connection::{ConnectionError, SendResult, Status, TcpConnection};
 pub use error::{Error, Result};
 pub use panic::{PANIC_EXIT_STATUS, PanicReport};
-pub use settings::{
-    DEFAULT_LOG_FILE_MAX_SIZE, DEFAULT_STOP_TIMEOUT, ENV_LOG_FILE, ENV_PID_FILE, ENV_STDOUT_FILE,
-};
+pub use settings::{DEFAULT_LOG_FILE_MAX_SIZE, DEFAULT_STOP_TIMEOUT, ENV_LOG_FILE, ENV_PID_FILE, ENV_STDOUT_FILE};
 pub use task::spawn;
 pub use timer::{Timer, TimerId};
 pub use worker::{DEFAULT_BACKLOG, Worker};

@@ -14,10 +14,7 @@ pub const TCP_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(55);
 
 /// Binds and listens on `addr` (the first address its host resolves to).
 pub(crate) fn bind_tcp(addr: &Address, reuse_port: bool, backlog: i32) -> Result<TcpListener> {
-    let sa = *addr
-        .socket_addrs()?
-        .first()
-        .expect("socket_addrs is never empty");
+    let sa = *addr.socket_addrs()?.first().expect("socket_addrs is never empty");
     bind_tcp_addr(sa, reuse_port, backlog).map_err(|source| Error::Listen {
         address: addr.to_string(),
         source,
@@ -25,11 +22,7 @@ pub(crate) fn bind_tcp(addr: &Address, reuse_port: bool, backlog: i32) -> Result
 }
 
 fn bind_tcp_addr(sa: SocketAddr, reuse_port: bool, backlog: i32) -> std::io::Result<TcpListener> {
-    let socket = Socket::new(
-        Domain::for_address(sa),
-        Type::STREAM.cloexec(),
-        Some(Protocol::TCP),
-    )?;
+    let socket = Socket::new(Domain::for_address(sa), Type::STREAM.cloexec(), Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     if reuse_port {
         socket.set_reuse_port(true)?;

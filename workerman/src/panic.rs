@@ -62,11 +62,7 @@ fn payload_message(payload: &dyn Any) -> String {
 /// previous hook runs too (standalone mode keeps the host program's panic output).
 pub(crate) fn install(name: &str, chain: bool) {
     set_name(name);
-    let previous = if chain {
-        Some(panic::take_hook())
-    } else {
-        None
-    };
+    let previous = if chain { Some(panic::take_hook()) } else { None };
     panic::set_hook(Box::new(move |info| {
         let report = PanicReport {
             message: payload_message(info.payload()),
@@ -95,12 +91,10 @@ pub(crate) fn set_handler(h: Option<Handler>) {
 
 /// Handles a caught panic: the error handler if one is set, else exit 250.
 pub(crate) fn caught(payload: Box<dyn Any + Send>) {
-    let report = LAST
-        .with(|l| l.borrow_mut().take())
-        .unwrap_or_else(|| PanicReport {
-            message: payload_message(&*payload),
-            location: "<unknown>".into(),
-        });
+    let report = LAST.with(|l| l.borrow_mut().take()).unwrap_or_else(|| PanicReport {
+        message: payload_message(&*payload),
+        location: "<unknown>".into(),
+    });
     let handler = HANDLER.with(|h| h.borrow().clone());
     match handler {
         Some(h) => {

@@ -21,10 +21,8 @@ pub(crate) fn run_all() -> ! {
             code => code,
         },
         Command::Reload { graceful } => cli::reload(graceful),
-        Command::Status { .. } | Command::Connections => {
-            eprintln!("Workerman[{name}] this command is not built yet");
-            exit::FAILED
-        }
+        Command::Status { live, json } => cli::status(live, json),
+        Command::Connections => cli::connections(),
     };
     std::process::exit(code)
 }
@@ -33,10 +31,7 @@ fn start(daemon: bool) -> i32 {
     match crate::master::run(daemon) {
         Ok(never) => match never {},
         Err(e) => {
-            settings::log(&format!(
-                "Workerman[{}] start failed: {e}",
-                settings::start_name()
-            ));
+            settings::log(&format!("Workerman[{}] start failed: {e}", settings::start_name()));
             exit::FAILED
         }
     }

@@ -49,8 +49,8 @@ pub(crate) fn start_file() -> &'static Path {
         if let Some(p) = std::env::var_os(ENV_START_FILE) {
             return PathBuf::from(p);
         }
-        let exe = std::env::current_exe()
-            .unwrap_or_else(|_| PathBuf::from(std::env::args_os().next().unwrap_or_default()));
+        let exe =
+            std::env::current_exe().unwrap_or_else(|_| PathBuf::from(std::env::args_os().next().unwrap_or_default()));
         // /proc/self/exe of a replaced binary reads "path (deleted)".
         let s = exe.to_string_lossy();
         match s.strip_suffix(" (deleted)") {
@@ -84,9 +84,7 @@ pub const ENV_LOG_FILE: &str = "WORKERMAN_LOG_FILE";
 pub const ENV_STDOUT_FILE: &str = "WORKERMAN_STDOUT_FILE";
 
 fn env_path(key: &str) -> Option<PathBuf> {
-    std::env::var_os(key)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+    std::env::var_os(key).filter(|v| !v.is_empty()).map(PathBuf::from)
 }
 
 pub(crate) fn pid_file() -> PathBuf {
@@ -115,10 +113,7 @@ pub(crate) fn stdout_file() -> PathBuf {
 
 /// `Y-m-d H:i:s` in local time.
 pub(crate) fn format_time(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let (y, mo, d, h, mi, s) = sys::local_time(secs);
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
 }

@@ -96,3 +96,11 @@ pub(crate) fn tcp_listener_from_fd(fd: RawFd) -> std::net::TcpListener {
     // FD_CLOEXEC) for this process only; nothing else in this process owns that descriptor.
     unsafe { std::net::TcpListener::from_raw_fd(fd) }
 }
+
+/// Takes ownership of the control socket inherited from the master.
+pub(crate) fn unix_stream_from_fd(fd: RawFd) -> std::os::unix::net::UnixStream {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the master passes the number of its socket pair end that it left open (without
+    // FD_CLOEXEC) for this process only; nothing else in this process owns that descriptor.
+    unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) }
+}

@@ -74,8 +74,7 @@ impl Timer {
 
     /// Deletes every timer of this process.
     pub fn del_all() {
-        let all: Vec<AbortHandle> =
-            TIMERS.with(|t| t.borrow_mut().drain().map(|(_, h)| h).collect());
+        let all: Vec<AbortHandle> = TIMERS.with(|t| t.borrow_mut().drain().map(|(_, h)| h).collect());
         for h in all {
             h.abort();
         }

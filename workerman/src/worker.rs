@@ -26,6 +26,8 @@ pub(crate) struct Spec {
     pub reuse_port: bool,
     pub reloadable: bool,
     pub backlog: i32,
+    pub max_requests: Option<u64>,
+    pub max_memory: Option<u64>,
 }
 
 /// Default listen backlog (the kernel caps it at `net.core.somaxconn`).
@@ -143,6 +145,8 @@ impl<P: Protocol> Worker<P> {
                     reuse_port: false,
                     reloadable: true,
                     backlog: DEFAULT_BACKLOG,
+                    max_requests: None,
+                    max_memory: None,
                 }),
                 limits: Cell::new(Limits::default()),
                 callbacks: RefCell::new(WorkerCallbacks {
@@ -209,6 +213,19 @@ impl<P: Protocol> Worker<P> {
         self.shared.spec.borrow_mut().backlog = backlog;
     }
 
+    /// Replaces a process once it has handled this many requests (packets), gracefully: the
+    /// master starts its replacement at once, and the old process stops accepting and exits when
+    /// its connections are done. Off by default. Checked every second.
+    pub fn set_max_requests(&self, requests: u64) {
+        self.shared.spec.borrow_mut().max_requests = Some(requests);
+    }
+
+    /// Replaces a process, like [`set_max_requests`](Self::set_max_requests), once its resident
+    /// memory (RSS) reaches this many bytes. Off by default. Checked every second.
+    pub fn set_max_memory(&self, bytes: u64) {
+        self.shared.spec.borrow_mut().max_memory = Some(bytes);
+    }
+
     /// Send buffer limit for new connections, in bytes (default 1 MiB).
     pub fn set_max_send_buffer_size(&self, bytes: usize) {
         let mut l = self.shared.limits.get();
@@ -241,12 +258,7 @@ impl<P: Protocol> Worker<P> {
 
     /// Addresses this process listens on for this worker (useful with port 0).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.shared
-            .listeners
-            .borrow()
-            .iter()
-            .map(|(a, _)| *a)
-            .collect()
+        self.shared.listeners.borrow().iter().map(|(a, _)| *a).collect()
     }
 
     /// Live connections of this worker in this process, in id order (a snapshot: safe to send to
@@ -336,20 +348,13 @@ impl<P: Protocol> Worker<P> {
     }
 
     pub(crate) fn accept_on(&self, listener: std::net::TcpListener) -> Result<()> {
-        let local = listener
-            .local_addr()
-            .map_err(|e| Error::io("listener address", e))?;
+        let local = listener.local_addr().map_err(|e| Error::io("listener address", e))?;
         listener
             .set_nonblocking(true)
             .map_err(|e| Error::io("set_nonblocking", e))?;
-        let listener = tokio::net::TcpListener::from_std(listener)
-            .map_err(|e| Error::io("register listener", e))?;
-        let handle =
-            tokio::task::spawn_local(crate::process::accept::accept_loop(self.clone(), listener));
-        self.shared
-            .listeners
-            .borrow_mut()
-            .push((local, handle.abort_handle()));
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| Error::io("register listener", e))?;
+        let handle = tokio::task::spawn_local(crate::process::accept::accept_loop(self.clone(), listener));
+        self.shared.listeners.borrow_mut().push((local, handle.abort_handle()));
         Ok(())
     }
 
@@ -363,10 +368,7 @@ impl<P: Protocol> Worker<P> {
             cb,
             self.shared.limits.get(),
         );
-        self.shared
-            .connections
-            .borrow_mut()
-            .insert(conn.id(), conn.clone());
+        self.shared.connections.borrow_mut().insert(conn.id(), conn.clone());
         tokio::task::spawn_local(conn.drive());
     }
 
@@ -459,11 +461,7 @@ impl<P: Protocol> AnyWorker for Worker<P> {
         let spec = self.spec();
         let listener = match (inherited, &spec.address) {
             (Some(l), _) => Some(l),
-            (None, Some(addr)) => Some(crate::listen::bind_tcp(
-                addr,
-                spec.reuse_port,
-                spec.backlog,
-            )?),
+            (None, Some(addr)) => Some(crate::listen::bind_tcp(addr, spec.reuse_port, spec.backlog)?),
             (None, None) => None,
         };
         // The accept task only runs once this synchronous start returns, so connections are

@@ -35,9 +35,7 @@ fn examples_dir() -> PathBuf {
 
 fn alive(pid: i32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+        Ok(stat) => !stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
         Err(_) => false,
     }
 }
@@ -165,8 +163,7 @@ impl App {
 
 impl Drop for App {
     fn drop(&mut self) {
-        if let Ok(pid) =
-            fs::read_to_string(self.pid_file()).map(|t| t.trim().parse::<i32>().unwrap_or(0))
+        if let Ok(pid) = fs::read_to_string(self.pid_file()).map(|t| t.trim().parse::<i32>().unwrap_or(0))
             && pid > 0
             && alive(pid)
         {
@@ -181,9 +178,7 @@ impl Drop for App {
 }
 
 fn connect(port: u16) -> TcpStream {
-    let s = wait_for(&format!("port {port}"), || {
-        TcpStream::connect(("127.0.0.1", port)).ok()
-    });
+    let s = wait_for(&format!("port {port}"), || TcpStream::connect(("127.0.0.1", port)).ok());
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s
 }
@@ -202,11 +197,7 @@ fn hello(s: &mut TcpStream, word: &str) -> std::io::Result<String> {
 fn owners(clients: &[TcpStream], pids: &[i32]) -> Vec<Option<i32>> {
     let mut inode_of_port: HashMap<u16, u64> = HashMap::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        for line in fs::read_to_string(table)
-            .unwrap_or_default()
-            .lines()
-            .skip(1)
-        {
+        for line in fs::read_to_string(table).unwrap_or_default().lines().skip(1) {
             let f: Vec<&str> = line.split_whitespace().collect();
             let rem_port = u16::from_str_radix(f[2].rsplit(':').next().unwrap(), 16).unwrap();
             inode_of_port.insert(rem_port, f[9].parse().unwrap());
@@ -214,11 +205,7 @@ fn owners(clients: &[TcpStream], pids: &[i32]) -> Vec<Option<i32>> {
     }
     let mut owner_of_inode: HashMap<u64, i32> = HashMap::new();
     for &pid in pids {
-        for fd in fs::read_dir(format!("/proc/{pid}/fd"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
+        for fd in fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten() {
             if let Ok(target) = fs::read_link(fd.path()) {
                 let t = target.to_string_lossy();
                 if let Some(inode) = t.strip_prefix("socket:[").and_then(|s| s.strip_suffix(']')) {
@@ -262,14 +249,8 @@ fn tcp_hello_start_daemon_serve_stop() {
     }
     assert!(port_is_free(2347));
     let log = app.log();
-    assert!(
-        log.contains("Workerman[tcp_hello] start in DAEMON mode"),
-        "{log}"
-    );
-    assert!(
-        log.contains("Workerman[tcp_hello] has been stopped"),
-        "{log}"
-    );
+    assert!(log.contains("Workerman[tcp_hello] start in DAEMON mode"), "{log}");
+    assert!(log.contains("Workerman[tcp_hello] has been stopped"), "{log}");
 }
 
 #[test]
@@ -281,16 +262,10 @@ fn foreground_sigint_runs_on_worker_stop_and_frees_everything() {
     let mut seen = String::new();
     while !seen.contains("timer[0] tick 1") {
         let mut line = String::new();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "stdout closed early: {seen}"
-        );
+        assert!(out.read_line(&mut line).unwrap() > 0, "stdout closed early: {seen}");
         seen.push_str(&line);
     }
-    assert!(
-        seen.contains("Press Ctrl+C to stop. Start success."),
-        "{seen}"
-    );
+    assert!(seen.contains("Press Ctrl+C to stop. Start success."), "{seen}");
     let worker = app.workers(1)[0];
     kill(child.id() as i32, 2);
     let status = child.wait().unwrap();
@@ -299,10 +274,7 @@ fn foreground_sigint_runs_on_worker_stop_and_frees_everything() {
     let _ = out.read_to_string(&mut rest);
     assert!(!alive(worker));
     let log = app.log();
-    assert!(
-        log.contains("timer[0] stopping"),
-        "on_worker_stop ran: {log}"
-    );
+    assert!(log.contains("timer[0] stopping"), "on_worker_stop ran: {log}");
     assert!(log.contains("has been stopped"), "{log}");
     assert!(!app.pid_file().exists());
     // The one-shot timer may or may not have fired, but never more than once.
@@ -405,11 +377,7 @@ fn panic_is_logged_and_only_that_process_is_replaced() {
 #[test]
 fn crash_loop_is_slowed_down_not_spun() {
     let app = App::new("crash_demo");
-    let out = app
-        .cmd(&["start", "-d"])
-        .env("CRASH_ON_START", "1")
-        .output()
-        .unwrap();
+    let out = app.cmd(&["start", "-d"]).env("CRASH_ON_START", "1").output().unwrap();
     assert!(out.status.success(), "{out:?}");
     app.wait_log("restarting in 400ms");
     let started = Instant::now();
@@ -425,10 +393,7 @@ fn crash_loop_is_slowed_down_not_spun() {
     );
     // Two slots, each at most ~5 attempts in this time: far from a spin.
     assert!(log.matches("refuses to start").count() < 20, "{log}");
-    assert!(
-        alive(app.master()),
-        "the master survives its workers' crashes"
-    );
+    assert!(alive(app.master()), "the master survives its workers' crashes");
     assert!(app.stop().status.success());
 }
 
@@ -453,13 +418,8 @@ fn cli_answers_already_running_not_run_stale_pid_and_usage() {
     assert_eq!(app.master(), master, "the running master is untouched");
     let usage = app.run(&["bogus"]);
     assert_eq!(usage.status.code(), Some(64));
-    assert!(
-        String::from_utf8_lossy(&usage.stdout).starts_with("Usage: frame_echo <command> [mode]")
-    );
-    assert!(
-        app.run(&["-g", "stop"]).status.success(),
-        "flags before the command"
-    );
+    assert!(String::from_utf8_lossy(&usage.stdout).starts_with("Usage: frame_echo <command> [mode]"));
+    assert!(app.run(&["-g", "stop"]).status.success(), "flags before the command");
     assert!(!alive(master));
     assert_eq!(app.stop().status.code(), Some(3));
 }
@@ -486,12 +446,7 @@ fn text_chat_broadcasts_logins_lines_and_logouts() {
     let mut ra = BufReader::new(a.try_clone().unwrap());
     let mut line = String::new();
     ra.read_line(&mut line).unwrap();
-    let uid_a: u64 = line
-        .trim()
-        .strip_prefix("your uid is ")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let uid_a: u64 = line.trim().strip_prefix("your uid is ").unwrap().parse().unwrap();
     line.clear();
     ra.read_line(&mut line).unwrap();
     assert_eq!(line, format!("user[{uid_a}] login\n"));

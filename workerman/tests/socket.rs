@@ -329,10 +329,7 @@ fn send_buffer_limit_full_drain_and_failures() {
         results.contains(&SendResult::Failed),
         "sends past the limit fail: {results:?}"
     );
-    assert_eq!(
-        results.iter().filter(|r| **r == SendResult::Failed).count(),
-        dropped
-    );
+    assert_eq!(results.iter().filter(|r| **r == SendResult::Failed).count(), dropped);
     let accepted = results.iter().filter(|r| **r != SendResult::Failed).count();
     // Read everything that was accepted; then the buffer drains.
     let mut got = 0;
@@ -381,9 +378,7 @@ fn pipe_connects_two_clients_with_backpressure() {
     let (addr, _rx, _s) = serve(|_: mpsc::Sender<()>| {
         let w = Worker::<Tcp>::new("tcp://127.0.0.1:0").unwrap();
         w.set_max_send_buffer_size(16 * 1024);
-        let waiting = Rc::new(std::cell::RefCell::new(
-            None::<workerman::TcpConnection<Tcp>>,
-        ));
+        let waiting = Rc::new(std::cell::RefCell::new(None::<workerman::TcpConnection<Tcp>>));
         w.on_connect(move |c| {
             let first = waiting.borrow_mut().take();
             match first {
@@ -443,18 +438,13 @@ fn timers_add_delete_and_count() {
                 ticks.set(ticks.get() + 1);
                 if ticks.get() == 3 {
                     assert!(Timer::del(id2.get()), "a timer deletes itself");
-                    tx2.send(format!("repeat done, timers={}", Timer::count()))
-                        .unwrap();
+                    tx2.send(format!("repeat done, timers={}", Timer::count())).unwrap();
                 }
                 assert!(ticks.get() <= 3, "deleted timer fired again");
             }));
             let tx3 = tx.clone();
-            Timer::delay(Duration::from_millis(10), move || {
-                tx3.send("once".into()).unwrap()
-            });
-            let never = Timer::add(Duration::from_millis(50), false, || {
-                panic!("deleted timer ran")
-            });
+            Timer::delay(Duration::from_millis(10), move || tx3.send("once".into()).unwrap());
+            let never = Timer::add(Duration::from_millis(50), false, || panic!("deleted timer ran"));
             assert!(Timer::del(never));
             assert!(!Timer::del(never));
             tx.send(format!("start timers={}", Timer::count())).unwrap();
@@ -591,10 +581,7 @@ fn scheme_must_match_protocol() {
         Err(Error::Unsupported { what, .. }) => assert!(what.contains("udp")),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(
-        Worker::<Text>::new("text//x"),
-        Err(Error::Address { .. })
-    ));
+    assert!(matches!(Worker::<Text>::new("text//x"), Err(Error::Address { .. })));
 }
 
 #[test]

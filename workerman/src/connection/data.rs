@@ -40,12 +40,7 @@ impl Extensions {
     pub fn remove<T: 'static>(&mut self) -> Option<T> {
         let id = TypeId::of::<T>();
         let pos = self.items.iter().position(|(k, _)| *k == id)?;
-        self.items
-            .swap_remove(pos)
-            .1
-            .downcast::<T>()
-            .ok()
-            .map(|b| *b)
+        self.items.swap_remove(pos).1.downcast::<T>().ok().map(|b| *b)
     }
 }
 

@@ -22,6 +22,7 @@ use crate::worker::Worker;
 
 mod data;
 pub(crate) mod pool;
+pub(crate) mod registry;
 mod stream;
 
 use data::Extensions;
@@ -247,7 +248,7 @@ impl<P: Protocol> TcpConnection<P> {
             .map(|io| (io.peer_addr(), io.local_addr()))
             .unwrap_or((None, None));
         stats::connection_opened();
-        TcpConnection {
+        let conn = TcpConnection {
             inner: Rc::new(Inner {
                 id: next_id(),
                 protocol,
@@ -271,7 +272,9 @@ impl<P: Protocol> TcpConnection<P> {
                 }),
                 wake: Notify::new(),
             }),
-        }
+        };
+        registry::register(conn.inner.id, Rc::new(Entry(Rc::downgrade(&conn.inner))));
+        conn
     }
 
     /// Per-process id, from 1 (ids repeat across processes; prefix with the worker id if needed).
@@ -301,9 +304,7 @@ impl<P: Protocol> TcpConnection<P> {
 
     /// The peer's IP as text (`127.0.0.1`, `::1`), empty when unknown.
     pub fn remote_ip(&self) -> String {
-        self.remote_address()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default()
+        self.remote_address().map(|a| a.ip().to_string()).unwrap_or_default()
     }
 
     /// The peer's port, 0 when unknown.
@@ -318,9 +319,7 @@ impl<P: Protocol> TcpConnection<P> {
 
     /// This side's IP as text, empty when unknown.
     pub fn local_ip(&self) -> String {
-        self.local_address()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default()
+        self.local_address().map(|a| a.ip().to_string()).unwrap_or_default()
     }
 
     /// This side's port, 0 when unknown.
@@ -438,11 +437,7 @@ impl<P: Protocol> TcpConnection<P> {
 
     fn queued(&self, st: std::cell::RefMut<'_, State<P>>) -> SendResult {
         let full = st.send.len() >= st.limits.max_send_buffer_size;
-        let cb = if full {
-            st.cb.on_buffer_full.clone()
-        } else {
-            None
-        };
+        let cb = if full { st.cb.on_buffer_full.clone() } else { None };
         drop(st);
         if let Some(cb) = cb {
             guard(|| cb(self));
@@ -503,6 +498,7 @@ impl<P: Protocol> TcpConnection<P> {
             w.forget_connection(self.inner.id);
         }
         stats::connection_closed();
+        registry::unregister(self.inner.id);
         if let Some(cb) = on_close {
             guard(|| cb(self));
         }
@@ -634,10 +630,7 @@ impl<P: Protocol> TcpConnection<P> {
                     }
                     _ => {}
                 }
-                (
-                    st.status == Status::Established && !st.paused,
-                    !st.send.is_empty(),
-                )
+                (st.status == Status::Established && !st.paused, !st.send.is_empty())
             };
             let woken = self.inner.wake.notified();
             tokio::select! {
@@ -670,10 +663,7 @@ impl<P: Protocol> TcpConnection<P> {
                 self.inner.st.borrow_mut().bytes_read += n as u64;
                 self.dispatch();
             }
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock
-                    || e.kind() == io::ErrorKind::Interrupted =>
-            {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
                 self.release_empty_recv();
             }
             Err(_) => self.destroy(),
@@ -713,19 +703,12 @@ impl<P: Protocol> TcpConnection<P> {
                 Step::Wait => break Some(()),
                 Step::Fail(why) => {
                     stats::protocol_error();
-                    let worker = self
-                        .inner
-                        .worker
-                        .as_ref()
-                        .map(|w| w.name())
-                        .unwrap_or_default();
+                    let worker = self.inner.worker.as_ref().map(|w| w.name()).unwrap_or_default();
                     crate::settings::log(&format!(
                         "worker[{worker}:{}] connection {} from {} closed: {why}",
                         std::process::id(),
                         self.id(),
-                        self.remote_address()
-                            .map(|a| a.to_string())
-                            .unwrap_or_default()
+                        self.remote_address().map(|a| a.to_string()).unwrap_or_default()
                     ));
                     // Replies the protocol queued (e.g. an HTTP 400) still go out.
                     self.inner.st.borrow_mut().recv.clear();
@@ -777,11 +760,7 @@ impl<P: Protocol> TcpConnection<P> {
                 }
                 pool::give_write(std::mem::take(&mut st.send));
                 let closing = st.status == Status::Closing;
-                let drain = if from_task {
-                    st.cb.on_buffer_drain.clone()
-                } else {
-                    None
-                };
+                let drain = if from_task { st.cb.on_buffer_drain.clone() } else { None };
                 drop(st);
                 if let Some(cb) = drain {
                     guard(|| cb(self));
@@ -790,14 +769,58 @@ impl<P: Protocol> TcpConnection<P> {
                     self.destroy();
                 }
             }
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock
-                    || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => {
                 drop(st);
                 stats::send_fail();
                 self.destroy();
             }
         }
+    }
+}
+
+/// The registry's weak view of a connection.
+struct Entry<P: Protocol>(std::rc::Weak<Inner<P>>);
+
+impl<P: Protocol> Entry<P> {
+    fn conn(&self) -> Option<TcpConnection<P>> {
+        self.0.upgrade().map(|inner| TcpConnection { inner })
+    }
+}
+
+impl<P: Protocol> registry::Inspect for Entry<P> {
+    fn activity(&self) -> Option<(u64, bool)> {
+        let conn = self.conn()?;
+        let st = conn.inner.st.borrow();
+        Some((
+            st.bytes_read + st.bytes_written,
+            st.recv.is_empty() && st.send.is_empty() && !st.in_dispatch,
+        ))
+    }
+
+    fn close(&self) {
+        if let Some(conn) = self.conn() {
+            conn.close();
+        }
+    }
+
+    fn row(&self) -> Option<registry::Row> {
+        let conn = self.conn()?;
+        let inner = &*conn.inner;
+        let st = inner.st.borrow();
+        let addr = |a: Option<SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
+        Some(registry::Row {
+            id: inner.id,
+            worker: inner.worker.as_ref().map(|w| w.name()).unwrap_or_else(|| "none".into()),
+            transport: "tcp",
+            protocol: P::SCHEME,
+            recv_q: st.recv.len(),
+            send_q: st.send.len(),
+            bytes_read: st.bytes_read,
+            bytes_written: st.bytes_written,
+            status: st.status.as_str(),
+            local: addr(inner.local.get()),
+            remote: addr(inner.peer.get()),
+        })
     }
 }

@@ -5,10 +5,14 @@
 //! A worker process that dies is replaced (its `id` is kept); one that keeps dying within a second
 //! of its start is replaced after a growing delay (100 ms doubling to 10 s), never in a spin.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::TcpListener;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -19,11 +23,13 @@ use crate::panic::PANIC_EXIT_STATUS;
 use crate::settings;
 use crate::worker::{Spec, registry};
 
+mod collect;
 mod daemon;
 pub(crate) mod pidfile;
 mod signals;
 mod spawn;
 
+use collect::{Collect, Control, Kind, Overview};
 use signals::{Intent, Signals};
 
 /// A worker process that exits sooner than this after its start counts as a quick failure.
@@ -65,6 +71,13 @@ struct Master {
     /// The process being reloaded now, and when to kill it if it has not exited.
     reloading: Option<(Pid, Option<Instant>)>,
     kill_at: Option<Instant>,
+    started: SystemTime,
+    controls: HashMap<Pid, Control>,
+    /// Processes that announced retirement (max_requests / max_memory): already replaced, still
+    /// finishing their connections.
+    retiring: HashSet<Pid>,
+    collect: Option<Collect>,
+    seq: u64,
 }
 
 /// `start [-d]`: becomes the master. Returns only on a start-up error.
@@ -131,6 +144,11 @@ pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
         reload_queue: VecDeque::new(),
         reloading: None,
         kill_at: None,
+        started: SystemTime::now(),
+        controls: HashMap::new(),
+        retiring: HashSet::new(),
+        collect: None,
+        seq: 0,
     };
     master.print_banner();
     for g in 0..master.groups.len() {
@@ -167,12 +185,7 @@ impl Master {
                 .as_ref()
                 .map(|a| a.to_string())
                 .unwrap_or_else(|| "none".into());
-            let proto = g
-                .spec
-                .address
-                .as_ref()
-                .map(|a| a.transport().as_str())
-                .unwrap_or("tcp");
+            let proto = g.spec.address.as_ref().map(|a| a.transport().as_str()).unwrap_or("tcp");
             out.push_str(&format!(
                 "{:<12}{:<16}{:<32}{:<8}[OK]\n",
                 proto, g.spec.name, listen, g.spec.count
@@ -180,10 +193,7 @@ impl Master {
         }
         out.push_str(&format!("{:-<80}\n", ""));
         if self.daemon {
-            out.push_str(&format!(
-                "Input \"{} stop\" to stop. Start success.\n",
-                self.name
-            ));
+            out.push_str(&format!("Input \"{} stop\" to stop. Start success.\n", self.name));
         } else {
             out.push_str("Press Ctrl+C to stop. Start success.\n");
         }
@@ -194,9 +204,14 @@ impl Master {
 
     fn spawn(&mut self, g: usize, s: usize) {
         let daemon = self.daemon;
+        let result = UnixStream::pair().and_then(|(mine, theirs)| {
+            let pid = spawn::spawn_worker(g, s, self.groups[g].listener.as_ref(), &theirs, daemon)?;
+            Ok((pid, Control::new(mine)?))
+        });
         let group = &mut self.groups[g];
-        match spawn::spawn_worker(g, s, group.listener.as_ref(), daemon) {
-            Ok(pid) => {
+        match result {
+            Ok((pid, control)) => {
+                self.controls.insert(pid, control);
                 let slot = &mut group.slots[s];
                 slot.pid = Some(pid);
                 slot.started = Instant::now();
@@ -211,6 +226,132 @@ impl Master {
                 slot.quick_exits += 1;
                 slot.restart_at = Some(Instant::now() + backoff(slot.quick_exits));
             }
+        }
+    }
+
+    /// Sleeps until a signal, a control message or `timeout`; handles control messages.
+    fn wait(&mut self, timeout: Duration) {
+        let pids: Vec<Pid> = self.controls.keys().copied().collect();
+        let ready: Vec<bool> = {
+            let mut fds = vec![PollFd::new(self.signals.fd(), PollFlags::POLLIN)];
+            for pid in &pids {
+                fds.push(PollFd::new(self.controls[pid].stream().as_fd(), PollFlags::POLLIN));
+            }
+            let ms = timeout.as_millis().min(60_000) as i32;
+            let _ = poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX));
+            fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect()
+        };
+        if ready[0] {
+            self.signals.drain();
+        }
+        for (i, pid) in pids.into_iter().enumerate() {
+            if !ready[i + 1] {
+                continue;
+            }
+            let Some(control) = self.controls.get_mut(&pid) else {
+                continue;
+            };
+            match control.read_lines() {
+                Ok(lines) => {
+                    for line in lines {
+                        self.control_message(pid, &line);
+                    }
+                }
+                // The process is exiting; waitpid will tell.
+                Err(_) => {
+                    self.controls.remove(&pid);
+                }
+            }
+        }
+    }
+
+    fn control_message(&mut self, pid: Pid, line: &str) {
+        if let Some(reason) = line.strip_prefix("retire ") {
+            self.retire(pid, reason);
+        } else if let Some(c) = self.collect.as_mut() {
+            c.accept(pid, line);
+        }
+    }
+
+    /// A process passed max_requests or max_memory: start its replacement now; it finishes its
+    /// connections and exits by itself.
+    fn retire(&mut self, pid: Pid, reason: &str) {
+        if !matches!(self.phase, Phase::Running | Phase::Reloading { .. }) {
+            return;
+        }
+        for g in &mut self.groups {
+            for slot in &mut g.slots {
+                if slot.pid == Some(pid) {
+                    settings::log(&format!(
+                        "worker[{}:{pid}] retiring ({reason}); starting its replacement",
+                        g.spec.name
+                    ));
+                    slot.pid = None;
+                    slot.quick_exits = 0;
+                    slot.restart_at = Some(Instant::now());
+                    self.retiring.insert(pid);
+                    self.reload_queue.retain(|p| *p != pid);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn start_collect(&mut self, kind: Kind) {
+        if self.collect.as_ref().is_some_and(|c| c.kind == kind) {
+            return;
+        }
+        if let Some(previous) = self.collect.take() {
+            self.finish_collect(previous);
+        }
+        self.seq += 1;
+        let c = Collect::new(kind, self.seq, self.live());
+        let line = c.request_line();
+        for pid in &c.pending {
+            if let Some(control) = self.controls.get_mut(pid) {
+                control.send(&line);
+            }
+        }
+        self.collect = Some(c);
+    }
+
+    fn finish_collect(&mut self, c: Collect) {
+        let result = match c.kind {
+            Kind::Status => {
+                let workers = self
+                    .groups
+                    .iter()
+                    .map(|g| {
+                        let listen = g
+                            .spec
+                            .address
+                            .as_ref()
+                            .map(|a| a.to_string())
+                            .unwrap_or_else(|| "none".into());
+                        (g.spec.name.clone(), listen, g.spec.count, &g.exits)
+                    })
+                    .collect();
+                let mut processes: Vec<(Pid, usize, usize)> = Vec::new();
+                for (gi, g) in self.groups.iter().enumerate() {
+                    for (si, slot) in g.slots.iter().enumerate() {
+                        if let Some(pid) = slot.pid {
+                            processes.push((pid, gi, si));
+                        }
+                    }
+                }
+                processes.sort();
+                let overview = Overview {
+                    started: self.started,
+                    daemon: self.daemon,
+                    workers,
+                    processes,
+                };
+                collect::write_status(&crate::control::status_file(&self.pid_file), &overview, &c)
+            }
+            Kind::Connections => collect::write_connections(&crate::control::connections_file(&self.pid_file), &c),
+        };
+        if let Err(e) = result {
+            settings::log(&format!("Workerman[{}] cannot write the report: {e}", self.name));
         }
     }
 
@@ -230,9 +371,7 @@ impl Master {
                         grp.slots
                             .iter()
                             .enumerate()
-                            .filter(|(_, s)| {
-                                s.pid.is_none() && s.restart_at.is_some_and(|t| t <= now)
-                            })
+                            .filter(|(_, s)| s.pid.is_none() && s.restart_at.is_some_and(|t| t <= now))
                             .map(move |(s, _)| (g, s))
                     })
                     .collect();
@@ -266,7 +405,11 @@ impl Master {
                 let _ = kill(pid, Signal::SIGKILL);
                 self.reloading = Some((pid, None));
             }
-            self.signals.wait(
+            if self.collect.as_ref().is_some_and(Collect::done) {
+                let c = self.collect.take().expect("checked");
+                self.finish_collect(c);
+            }
+            self.wait(
                 self.next_deadline()
                     .map(|t| t.saturating_duration_since(Instant::now()))
                     .unwrap_or(Duration::from_secs(1)),
@@ -282,15 +425,19 @@ impl Master {
             .filter(|s| s.pid.is_none())
             .filter_map(|s| s.restart_at);
         let reload = self.reloading.and_then(|(_, t)| t);
-        restarts.chain(self.kill_at).chain(reload).min()
+        let collect = self.collect.as_ref().map(|c| c.deadline);
+        restarts.chain(self.kill_at).chain(reload).chain(collect).min()
     }
 
     fn live(&self) -> Vec<Pid> {
-        self.groups
+        let mut pids: Vec<Pid> = self
+            .groups
             .iter()
             .flat_map(|g| g.slots.iter())
             .filter_map(|s| s.pid)
-            .collect()
+            .collect();
+        pids.extend(self.retiring.iter().copied());
+        pids
     }
 
     fn signal_all(&self, sig: Signal) {
@@ -307,20 +454,12 @@ impl Master {
                 {
                     return;
                 }
-                let how = if graceful {
-                    "gracefully stopping"
-                } else {
-                    "stopping"
-                };
+                let how = if graceful { "gracefully stopping" } else { "stopping" };
                 settings::log(&format!("Workerman[{}] {how}", self.name));
                 self.phase = Phase::Stopping { graceful };
                 self.reload_queue.clear();
                 self.reloading = None;
-                self.signal_all(if graceful {
-                    Signal::SIGTERM
-                } else {
-                    Signal::SIGINT
-                });
+                self.signal_all(if graceful { Signal::SIGTERM } else { Signal::SIGINT });
                 self.kill_at = if graceful {
                     None
                 } else {
@@ -337,11 +476,7 @@ impl Master {
                     if graceful { " gracefully" } else { "" }
                 ));
                 self.phase = Phase::Reloading { graceful };
-                let sig = if graceful {
-                    Signal::SIGQUIT
-                } else {
-                    Signal::SIGUSR1
-                };
+                let sig = if graceful { Signal::SIGQUIT } else { Signal::SIGUSR1 };
                 for g in &self.groups {
                     for pid in g.slots.iter().filter_map(|s| s.pid) {
                         if g.spec.reloadable {
@@ -353,12 +488,8 @@ impl Master {
                     }
                 }
             }
-            Intent::Status | Intent::Connections => {
-                settings::log(&format!(
-                    "Workerman[{}] status and connections reports are not built yet",
-                    self.name
-                ));
-            }
+            Intent::Status => self.start_collect(Kind::Status),
+            Intent::Connections => self.start_collect(Kind::Connections),
             Intent::ChildExited => {}
         }
     }
@@ -371,11 +502,7 @@ impl Master {
             return;
         }
         // Wait until every slot is filled again before taking the next process down.
-        if self
-            .groups
-            .iter()
-            .any(|g| g.slots.iter().any(|s| s.pid.is_none()))
-        {
+        if self.groups.iter().any(|g| g.slots.iter().any(|s| s.pid.is_none())) {
             return;
         }
         let live = self.live();
@@ -386,10 +513,7 @@ impl Master {
             let (sig, deadline) = if graceful {
                 (Signal::SIGQUIT, None)
             } else {
-                (
-                    Signal::SIGUSR1,
-                    Some(Instant::now() + settings::get().stop_timeout),
-                )
+                (Signal::SIGUSR1, Some(Instant::now() + settings::get().stop_timeout))
             };
             let _ = kill(pid, sig);
             self.reloading = Some((pid, deadline));
@@ -411,14 +535,10 @@ impl Master {
                     PANIC_EXIT_STATUS << 8,
                     format!("panicked (exit status {PANIC_EXIT_STATUS})"),
                 ),
-                WaitStatus::Exited(pid, code) => {
-                    (pid, code << 8, format!("exited with code {code}"))
+                WaitStatus::Exited(pid, code) => (pid, code << 8, format!("exited with code {code}")),
+                WaitStatus::Signaled(pid, sig, _) => {
+                    (pid, sig as i32, format!("killed by signal {} ({sig})", sig as i32))
                 }
-                WaitStatus::Signaled(pid, sig, _) => (
-                    pid,
-                    sig as i32,
-                    format!("killed by signal {} ({sig})", sig as i32),
-                ),
                 _ => continue,
             };
             self.exited(pid, raw, &reason);
@@ -426,17 +546,27 @@ impl Master {
     }
 
     fn exited(&mut self, pid: Pid, raw: i32, reason: &str) {
+        self.controls.remove(&pid);
+        if let Some(c) = self.collect.as_mut() {
+            c.pending.remove(&pid);
+        }
         let stopping = matches!(self.phase, Phase::Stopping { .. });
+        if self.retiring.remove(&pid) {
+            if raw != 0 {
+                settings::log(&format!("Workerman[{}] retired process {pid} {reason}", self.name));
+            }
+            return;
+        }
         let was_reloading = self.reloading.is_some_and(|(p, _)| p == pid);
         if was_reloading {
             self.reloading = None;
         }
-        let Some((g, s)) = self.groups.iter().enumerate().find_map(|(g, grp)| {
-            grp.slots
-                .iter()
-                .position(|s| s.pid == Some(pid))
-                .map(|s| (g, s))
-        }) else {
+        let Some((g, s)) = self
+            .groups
+            .iter()
+            .enumerate()
+            .find_map(|(g, grp)| grp.slots.iter().position(|s| s.pid == Some(pid)).map(|s| (g, s)))
+        else {
             return;
         };
         let group = &mut self.groups[g];

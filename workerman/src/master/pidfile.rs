@@ -30,9 +30,7 @@ pub(crate) fn is_alive(pid: Pid) -> bool {
     }
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state letter follows the command name, which is in parentheses.
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .is_none_or(|(_, rest)| !rest.starts_with('Z')),
+        Ok(stat) => stat.rsplit_once(") ").is_none_or(|(_, rest)| !rest.starts_with('Z')),
         Err(_) => true,
     }
 }

@@ -1,15 +1,12 @@
 //! Signals in the master: handlers only set flags and write to a self-pipe; the master loop
 //! polls the pipe with a timeout (its timers), then reads the flags.
 
+use nix::sys::signal::Signal;
 use std::io::{self, Read};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
-
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::Signal;
 
 /// What a signal asks of the master.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,14 +49,13 @@ impl Signals {
         Ok(Signals { flags, wake })
     }
 
-    /// Sleeps until a signal arrives or `timeout` passes.
-    pub fn wait(&self, timeout: Duration) {
-        let ms = timeout.as_millis().min(60_000) as i32;
-        let mut fds = [PollFd::new(self.wake.as_fd(), PollFlags::POLLIN)];
-        let _ = poll(
-            &mut fds,
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-        );
+    /// The self-pipe: readable when a signal arrived.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.wake.as_fd()
+    }
+
+    /// Empties the self-pipe.
+    pub fn drain(&self) {
         let mut buf = [0u8; 64];
         while matches!((&self.wake).read(&mut buf), Ok(n) if n > 0) {}
     }

@@ -4,10 +4,12 @@
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 
 use nix::unistd::Pid;
 
+use crate::control::ENV_CONTROL_FD;
 use crate::process::{ENV_DAEMON, ENV_LISTEN_FD, ENV_WORKER};
 use crate::settings::{self, ENV_START_FILE};
 use crate::sys;
@@ -16,6 +18,7 @@ pub(crate) fn spawn_worker(
     index: usize,
     id: usize,
     listener: Option<&TcpListener>,
+    control: &UnixStream,
     daemon: bool,
 ) -> io::Result<Pid> {
     let exe = settings::start_file();
@@ -27,7 +30,8 @@ pub(crate) fn spawn_worker(
     if daemon {
         cmd.env(ENV_DAEMON, "1");
     }
-    let mut fds = Vec::new();
+    let mut fds = vec![control.as_raw_fd()];
+    cmd.env(ENV_CONTROL_FD, control.as_raw_fd().to_string());
     if let Some(l) = listener {
         cmd.env(ENV_LISTEN_FD, l.as_raw_fd().to_string());
         fds.push(l.as_raw_fd());

@@ -22,6 +22,7 @@ use crate::sys;
 use crate::worker::{AnyWorker, registry};
 
 pub(crate) mod accept;
+mod control;
 
 /// `<worker index>:<id>` of the process to become.
 pub(crate) const ENV_WORKER: &str = "WORKERMAN_WORKER";
@@ -35,6 +36,7 @@ pub(crate) struct Role {
     index: usize,
     id: usize,
     fd: Option<RawFd>,
+    control: Option<RawFd>,
     daemon: bool,
 }
 
@@ -45,7 +47,8 @@ pub(crate) fn role_from_env() -> Option<Role> {
     let role = Role {
         index: index.parse().ok()?,
         id: id.parse().ok()?,
-        fd: std::env::var(ENV_LISTEN_FD)
+        fd: std::env::var(ENV_LISTEN_FD).ok().and_then(|s| s.parse().ok()),
+        control: std::env::var(crate::control::ENV_CONTROL_FD)
             .ok()
             .and_then(|s| s.parse().ok()),
         daemon: std::env::var_os(ENV_DAEMON).is_some(),
@@ -55,6 +58,7 @@ pub(crate) fn role_from_env() -> Option<Role> {
         ENV_LISTEN_FD,
         ENV_DAEMON,
         settings::ENV_START_FILE,
+        crate::control::ENV_CONTROL_FD,
     ]);
     Some(role)
 }
@@ -158,7 +162,13 @@ pub(crate) fn run_worker(role: Role) -> ! {
     let code = match runtime() {
         Ok(rt) => {
             let local = tokio::task::LocalSet::new();
-            local.block_on(&rt, serve(worker, role.id, listener, initial))
+            let control = role.control;
+            local.block_on(&rt, async move {
+                if let Some(fd) = control {
+                    control::start(fd);
+                }
+                serve(worker, role.id, listener, initial).await
+            })
         }
         Err(e) => {
             settings::log(&e.to_string());
@@ -168,26 +178,23 @@ pub(crate) fn run_worker(role: Role) -> ! {
     std::process::exit(code)
 }
 
-async fn serve(
-    worker: Rc<dyn AnyWorker>,
-    id: usize,
-    listener: Option<std::net::TcpListener>,
-    initial: usize,
-) -> i32 {
+async fn serve(worker: Rc<dyn AnyWorker>, id: usize, listener: Option<std::net::TcpListener>, initial: usize) -> i32 {
     let name = worker.spec().name;
     let pid = std::process::id();
     let mut signals = match Signals::install() {
         Ok(s) => s,
         Err(e) => {
-            settings::log(&format!(
-                "worker[{name}:{pid}] cannot install signal handlers: {e}"
-            ));
+            settings::log(&format!("worker[{name}:{pid}] cannot install signal handlers: {e}"));
             return 1;
         }
     };
     if let Err(e) = worker.start(id, listener) {
         settings::log(&format!("worker[{name}:{pid}] cannot start: {e}"));
         return 1;
+    }
+    let spec = worker.spec();
+    if spec.max_requests.is_some() || spec.max_memory.is_some() {
+        tokio::task::spawn_local(watch_limits(spec.max_requests, spec.max_memory));
     }
     let graceful = loop {
         match signals.next().await {
@@ -208,11 +215,11 @@ async fn serve(
     }
     let stop_timeout = settings::get().stop_timeout;
     if graceful {
-        stats::all_closed().await;
-    } else if tokio::time::timeout(stop_timeout, stats::all_closed())
-        .await
-        .is_err()
-    {
+        tokio::select! {
+            _ = stats::all_closed() => {}
+            _ = close_idle_connections() => {}
+        }
+    } else if tokio::time::timeout(stop_timeout, stats::all_closed()).await.is_err() {
         settings::log(&format!(
             "worker[{name}:{pid}] {} connection(s) still open after {stop_timeout:?}; exiting",
             stats::snapshot().connections
@@ -253,3 +260,59 @@ pub(crate) fn run_standalone() -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// Retires this process once it passes `max_requests` or `max_memory`.
+async fn watch_limits(max_requests: Option<u64>, max_memory: Option<u64>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let requests = stats::snapshot().total_request;
+        let reason = match (max_requests, max_memory) {
+            (Some(max), _) if requests >= max => format!("handled {requests} requests, max_requests is {max}"),
+            (_, Some(max)) => {
+                let rss = crate::control::rss_bytes();
+                if rss < max {
+                    continue;
+                }
+                format!("uses {rss} bytes of memory, max_memory is {max}")
+            }
+            _ => continue,
+        };
+        control::announce_retire(&reason).await;
+        request_stop(true);
+        return;
+    }
+}
+
+/// During a graceful stop: closes each connection once it has been quiet (no bytes in or out,
+/// nothing buffered) for [`IDLE_BEFORE_CLOSE`]; never returns (the caller races it against
+/// "all closed").
+async fn close_idle_connections() {
+    use std::collections::HashMap;
+    let mut last: HashMap<usize, (u64, tokio::time::Instant)> = HashMap::new();
+    let mut tick = tokio::time::interval(IDLE_POLL);
+    loop {
+        tick.tick().await;
+        let now = tokio::time::Instant::now();
+        let mut seen = HashMap::new();
+        for conn in crate::connection::registry::all() {
+            let key = std::rc::Rc::as_ptr(&conn) as *const () as usize;
+            let Some((moved, quiet)) = conn.activity() else {
+                continue;
+            };
+            let since = match last.get(&key) {
+                Some((before, at)) if *before == moved && quiet => *at,
+                _ => now,
+            };
+            if quiet && now.duration_since(since) >= IDLE_BEFORE_CLOSE {
+                conn.close();
+            }
+            seen.insert(key, (moved, since));
+        }
+        last = seen;
+    }
+}
+
+/// A connection quiet this long is closed by a graceful stop or reload.
+const IDLE_BEFORE_CLOSE: std::time::Duration = std::time::Duration::from_secs(1);
+const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(100);

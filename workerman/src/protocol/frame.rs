@@ -37,11 +37,7 @@ impl Protocol for Frame {
         Ok(Some(len))
     }
 
-    fn decode(
-        &self,
-        mut packet: Bytes,
-        _cx: &mut Context<'_, ()>,
-    ) -> Result<Option<Bytes>, ProtocolError> {
+    fn decode(&self, mut packet: Bytes, _cx: &mut Context<'_, ()>) -> Result<Option<Bytes>, ProtocolError> {
         Ok(Some(packet.split_off(HEADER)))
     }
 
@@ -80,11 +76,7 @@ mod tests {
         check_splits(
             &Frame,
             wire,
-            &[
-                Bytes::from_static(b"a"),
-                Bytes::new(),
-                Bytes::from_static(b"xyz"),
-            ],
+            &[Bytes::from_static(b"a"), Bytes::new(), Bytes::from_static(b"xyz")],
         );
     }
 

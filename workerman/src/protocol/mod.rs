@@ -49,18 +49,10 @@ pub trait Protocol: Sized + 'static {
     /// Returns `Ok(None)` when more bytes are needed, `Ok(Some(n))` when the next packet is exactly
     /// `n` bytes (`n` may exceed what is buffered; the connection then waits without calling `input`
     /// again), and `Err` for bad input: the connection is then closed, logged and counted.
-    fn input(
-        &self,
-        buf: &[u8],
-        cx: &mut Context<'_, Self::State>,
-    ) -> Result<Option<usize>, ProtocolError>;
+    fn input(&self, buf: &[u8], cx: &mut Context<'_, Self::State>) -> Result<Option<usize>, ProtocolError>;
 
     /// Turns one packet into a message; `Ok(None)` delivers nothing (e.g. a control frame handled here).
-    fn decode(
-        &self,
-        packet: Bytes,
-        cx: &mut Context<'_, Self::State>,
-    ) -> Result<Option<Self::Message>, ProtocolError>;
+    fn decode(&self, packet: Bytes, cx: &mut Context<'_, Self::State>) -> Result<Option<Self::Message>, ProtocolError>;
 
     /// Appends the wire form of `msg` to `out`.
     fn encode(&self, msg: Self::Outgoing<'_>, state: &mut Self::State, out: &mut BytesMut);
@@ -117,9 +109,7 @@ pub struct ProtocolError {
 impl ProtocolError {
     /// An error with a reason a person can act on.
     pub fn new(reason: impl Into<Cow<'static, str>>) -> Self {
-        ProtocolError {
-            reason: reason.into(),
-        }
+        ProtocolError { reason: reason.into() }
     }
 
     /// The reason.
@@ -239,9 +229,7 @@ pub(crate) fn next_packet<P: Protocol>(
             Ok(None) => return Step::Wait,
             Ok(Some(0)) => return Step::Fail("protocol returned a zero-length packet".into()),
             Ok(Some(n)) if n > max => {
-                return Step::Fail(format!(
-                    "packet of {n} bytes exceeds max_package_size ({max} bytes)"
-                ));
+                return Step::Fail(format!("packet of {n} bytes exceeds max_package_size ({max} bytes)"));
             }
             Ok(Some(n)) => n,
             Err(e) => return Step::Fail(e.to_string()),
@@ -272,11 +260,7 @@ pub mod testing {
     /// Feeds `chunks` one after another into one receive buffer, as successive reads, cutting
     /// packets like a connection with `max_package_size = max`; returns every message, or the
     /// reason the connection would have been closed.
-    pub fn feed<P: Protocol>(
-        p: &P,
-        chunks: &[&[u8]],
-        max: usize,
-    ) -> Result<Vec<P::Message>, ProtocolError> {
+    pub fn feed<P: Protocol>(p: &P, chunks: &[&[u8]], max: usize) -> Result<Vec<P::Message>, ProtocolError> {
         let mut state = P::State::default();
         let mut out = BytesMut::new();
         let mut buf = BytesMut::new();

@@ -15,18 +15,10 @@ impl Protocol for Tcp {
     type State = ();
 
     fn input(&self, buf: &[u8], _cx: &mut Context<'_, ()>) -> Result<Option<usize>, ProtocolError> {
-        Ok(if buf.is_empty() {
-            None
-        } else {
-            Some(buf.len())
-        })
+        Ok(if buf.is_empty() { None } else { Some(buf.len()) })
     }
 
-    fn decode(
-        &self,
-        packet: Bytes,
-        _cx: &mut Context<'_, ()>,
-    ) -> Result<Option<Bytes>, ProtocolError> {
+    fn decode(&self, packet: Bytes, _cx: &mut Context<'_, ()>) -> Result<Option<Bytes>, ProtocolError> {
         Ok(Some(packet))
     }
 

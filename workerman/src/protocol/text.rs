@@ -24,20 +24,14 @@ impl Protocol for Text {
         Ok(memchr::memchr(b'\n', buf).map(|i| i + 1))
     }
 
-    fn decode(
-        &self,
-        packet: Bytes,
-        _cx: &mut Context<'_, ()>,
-    ) -> Result<Option<String>, ProtocolError> {
+    fn decode(&self, packet: Bytes, _cx: &mut Context<'_, ()>) -> Result<Option<String>, ProtocolError> {
         let mut end = packet.len();
         while end > 0 && matches!(packet[end - 1], b'\n' | b'\r') {
             end -= 1;
         }
         match std::str::from_utf8(&packet[..end]) {
             Ok(s) => Ok(Some(s.to_owned())),
-            Err(e) => Err(ProtocolError::new(format!(
-                "text line is not valid UTF-8 ({e})"
-            ))),
+            Err(e) => Err(ProtocolError::new(format!("text line is not valid UTF-8 ({e})"))),
         }
     }
 
@@ -64,10 +58,7 @@ mod tests {
 
     #[test]
     fn strips_all_trailing_cr_lf() {
-        assert_eq!(
-            feed(&Text, &[b"a\r\r\n"], 100).unwrap(),
-            vec!["a".to_string()]
-        );
+        assert_eq!(feed(&Text, &[b"a\r\r\n"], 100).unwrap(), vec!["a".to_string()]);
     }
 
     #[test]

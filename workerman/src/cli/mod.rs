@@ -8,6 +8,8 @@ use nix::sys::signal::{Signal, kill};
 use crate::master::pidfile;
 use crate::settings;
 
+mod report;
+
 /// A parsed command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
@@ -85,9 +87,7 @@ impl Command {
                 "-d" => d = true,
                 "-g" => g = true,
                 "--json" => json = true,
-                w @ ("start" | "stop" | "restart" | "reload" | "status" | "connections")
-                    if word.is_none() =>
-                {
+                w @ ("start" | "stop" | "restart" | "reload" | "status" | "connections") if word.is_none() => {
                     word = Some(w.to_string())
                 }
                 _ => {}
@@ -96,10 +96,7 @@ impl Command {
         Some(match word?.as_str() {
             "start" => Command::Start { daemon: d },
             "stop" => Command::Stop { graceful: g },
-            "restart" => Command::Restart {
-                daemon: d,
-                graceful: g,
-            },
+            "restart" => Command::Restart { daemon: d, graceful: g },
             "reload" => Command::Reload { graceful: g },
             "status" => Command::Status { live: d, json },
             _ => Command::Connections,
@@ -120,9 +117,7 @@ fn master_or_complain(name: &str) -> Option<nix::unistd::Pid> {
     let found = pidfile::running_master(&pid_file, name);
     if found.is_none() {
         if let Some(stale) = pidfile::read(&pid_file) {
-            settings::log(&format!(
-                "Workerman[{name}] master pid:{stale} is not alive"
-            ));
+            settings::log(&format!("Workerman[{name}] master pid:{stale} is not alive"));
         }
         settings::log(&format!("Workerman[{name}] not run"));
     }
@@ -142,9 +137,7 @@ pub(crate) fn stop(graceful: bool) -> i32 {
     };
     settings::log(&format!("Workerman[{name}] {how}"));
     if let Err(e) = kill(pid, sig) {
-        settings::log(&format!(
-            "Workerman[{name}] cannot signal master {pid}: {e}"
-        ));
+        settings::log(&format!("Workerman[{name}] cannot signal master {pid}: {e}"));
         return exit::FAILED;
     }
     let limit = settings::get().stop_timeout + Duration::from_secs(3);
@@ -170,20 +163,29 @@ pub(crate) fn reload(graceful: bool) -> i32 {
         "Workerman[{name}] reload{}",
         if graceful { " -g" } else { "" }
     ));
-    match kill(
-        pid,
-        if graceful {
-            Signal::SIGQUIT
-        } else {
-            Signal::SIGUSR1
-        },
-    ) {
+    match kill(pid, if graceful { Signal::SIGQUIT } else { Signal::SIGUSR1 }) {
         Ok(()) => exit::OK,
         Err(e) => {
-            settings::log(&format!(
-                "Workerman[{name}] cannot signal master {pid}: {e}"
-            ));
+            settings::log(&format!("Workerman[{name}] cannot signal master {pid}: {e}"));
             exit::FAILED
         }
     }
+}
+
+/// `status [-d] [--json]`.
+pub(crate) fn status(live: bool, json: bool) -> i32 {
+    let name = settings::start_name();
+    let Some(pid) = master_or_complain(&name) else {
+        return exit::NOT_RUNNING;
+    };
+    report::status(pid, live, json)
+}
+
+/// `connections`.
+pub(crate) fn connections() -> i32 {
+    let name = settings::start_name();
+    let Some(pid) = master_or_complain(&name) else {
+        return exit::NOT_RUNNING;
+    };
+    report::connections(pid)
 }
