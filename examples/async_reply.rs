@@ -17,11 +17,8 @@ fn main() -> workerman::Result<()> {
     worker.on_message(|conn, host| {
         let conn = conn.clone();
         workerman::spawn(async move {
-            let lookup = tokio::time::timeout(
-                Duration::from_secs(5),
-                tokio::net::lookup_host((host.as_str(), 0)),
-            )
-            .await;
+            let lookup =
+                tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((host.as_str(), 0))).await;
             let reply = match lookup {
                 Ok(Ok(mut addrs)) => match addrs.next() {
                     Some(a) => format!("{host} -> {}", a.ip()),

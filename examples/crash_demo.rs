@@ -17,10 +17,7 @@ fn main() -> workerman::Result<()> {
     worker.set_count(2);
     worker.on_worker_start(|w| {
         if std::env::var_os("CRASH_ON_START").is_some() {
-            panic!(
-                "crash_demo process {} refuses to start (CRASH_ON_START is set)",
-                w.id()
-            );
+            panic!("crash_demo process {} refuses to start (CRASH_ON_START is set)", w.id());
         }
     });
     worker.on_message(|conn, line| {

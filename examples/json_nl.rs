@@ -24,11 +24,7 @@ impl Protocol for JsonNl {
         Ok(buf.iter().position(|&b| b == b'\n').map(|i| i + 1))
     }
 
-    fn decode(
-        &self,
-        packet: Bytes,
-        _cx: &mut Context<'_, ()>,
-    ) -> Result<Option<Value>, ProtocolError> {
+    fn decode(&self, packet: Bytes, _cx: &mut Context<'_, ()>) -> Result<Option<Value>, ProtocolError> {
         serde_json::from_slice(packet.trim_ascii())
             .map(Some)
             .map_err(|e| ProtocolError::new(format!("bad JSON: {e}")))

@@ -30,8 +30,7 @@ struct Args {
     size: usize,
 }
 
-const USAGE: &str =
-    "usage: line_load --addr HOST:PORT [--conns 50] [--threads 2] [--duration 5] [--size 32]";
+const USAGE: &str = "usage: line_load --addr HOST:PORT [--conns 50] [--threads 2] [--duration 5] [--size 32]";
 
 fn parse_args() -> Result<Args, String> {
     let mut addr = None;
@@ -41,9 +40,7 @@ fn parse_args() -> Result<Args, String> {
         if flag == "-h" || flag == "--help" {
             return Err(USAGE.to_string());
         }
-        let value = it
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
         let bad = |what: &str| format!("bad {what} `{value}`\n{USAGE}");
         match flag.as_str() {
             "--addr" => {
@@ -233,10 +230,7 @@ fn main() -> ExitCode {
         "line_load {}: {} conns, {} threads, {}-byte lines: {msgs} msgs in {secs:.2} s = {rate:.0} msg/s, {errors} errors",
         args.addr, args.conns, args.threads, args.size
     );
-    let _ = writeln!(
-        out,
-        "RESULT msgs={msgs} secs={secs:.4} rate={rate:.1} errors={errors}"
-    );
+    let _ = writeln!(out, "RESULT msgs={msgs} secs={secs:.4} rate={rate:.1} errors={errors}");
     if errors > 0 {
         ExitCode::FAILURE
     } else {

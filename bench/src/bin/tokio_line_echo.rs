@@ -28,9 +28,7 @@ fn main() -> io::Result<()> {
         }
         Some(a) => a.to_string(),
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
     rt.block_on(async move {
         let listener = TcpListener::bind(&addr).await?;
         println!("tokio_line_echo listening on {}", listener.local_addr()?);

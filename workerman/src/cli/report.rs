@@ -448,7 +448,7 @@ proc\t10\t0\t0\tidle\t2097152\t5\t1\t2\t30\t0\nproc\t11\t0\t1\tbusy\n";
         assert!(text.contains("1 workers       2 processes"));
         assert!(text.contains("web         9                1"), "{text}");
         let idle = text.lines().find(|l| l.starts_with("10 ")).unwrap();
-        assert!(idle.starts_with("10      2M      http://0.0.0.0:80  web         5           1         2       30            0      [idle]"), "{idle}");
+        assert!(idle.starts_with("10      2M      http://0.0.0.0:80 web         5           1         2       30            0      [idle]"), "{idle}");
         let busy = text.lines().find(|l| l.starts_with("11 ")).unwrap();
         assert!(busy.ends_with("[busy]") && busy.contains("N/A"));
         assert!(text.lines().last().unwrap().starts_with("Summary 2M      -"));
