@@ -9,7 +9,7 @@
 #   ROUNDS=2 DURATION=5 bench/run_line_echo.sh
 #
 # Settings (environment): ROUNDS (3), DURATION seconds per run (6), CONNS (50), THREADS load
-# threads (1), SIZE line bytes without "\n" (32), TOKIO_PORT (2350), WM_PORT (2351),
+# threads (1), SIZE line bytes without "\n" (32), TOKIO_PORT (2450), WM_PORT (2451),
 # PIN=1 to pin the servers to CPU 0 and the load generator to CPU 1 (default 1 when taskset exists
 # and the machine has 2+ CPUs; PIN=0 to let the scheduler place them).
 # Everything it starts is stopped on exit. Takes about ROUNDS*2*(DURATION+1) s plus the build.
@@ -20,8 +20,8 @@ DURATION=${DURATION:-6}
 CONNS=${CONNS:-50}
 THREADS=${THREADS:-1}
 SIZE=${SIZE:-32}
-TOKIO_PORT=${TOKIO_PORT:-2350}
-WM_PORT=${WM_PORT:-2351}
+TOKIO_PORT=${TOKIO_PORT:-2450}
+WM_PORT=${WM_PORT:-2451}
 HOST=127.0.0.1
 if [[ -z ${PIN:-} ]]; then
     if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then PIN=1; else PIN=0; fi

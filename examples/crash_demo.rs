@@ -1,8 +1,9 @@
-//! What a panic does: the `text` line `panic` panics inside `on_message`. The panic is logged with
+//! What a panic and a blocking call do: the `text` line `panic` panics inside `on_message`. The panic is logged with
 //! its message and location, that worker process exits with status 250, the master starts a
 //! replacement with the same id, and the other process's connections carry on. With
 //! `CRASH_ON_START=1` every process panics in `on_worker_start`: the master then restarts them
-//! after a growing delay instead of spinning.
+//! after a growing delay instead of spinning. The line `block` blocks the process for 3 s (what
+//! a synchronous database call would do): `status` then shows that process `[busy]`.
 //!
 //! ```text
 //! cargo run --release --example crash_demo -- start
@@ -23,6 +24,9 @@ fn main() -> workerman::Result<()> {
     worker.on_message(|conn, line| {
         if line == "panic" {
             panic!("asked to panic by {}", conn.remote_ip());
+        }
+        if line == "block" {
+            std::thread::sleep(std::time::Duration::from_secs(3));
         }
         conn.send(format!("pid {} says: {line}", std::process::id()));
     });

@@ -28,6 +28,8 @@ pub(crate) struct Spec {
     pub backlog: i32,
     pub max_requests: Option<u64>,
     pub max_memory: Option<u64>,
+    pub user: Option<String>,
+    pub group: Option<String>,
 }
 
 /// Default listen backlog (the kernel caps it at `net.core.somaxconn`).
@@ -147,6 +149,8 @@ impl<P: Protocol> Worker<P> {
                     backlog: DEFAULT_BACKLOG,
                     max_requests: None,
                     max_memory: None,
+                    user: None,
+                    group: None,
                 }),
                 limits: Cell::new(Limits::default()),
                 callbacks: RefCell::new(WorkerCallbacks {
@@ -206,6 +210,23 @@ impl<P: Protocol> Worker<P> {
     /// Whether `reload` replaces this worker's processes.
     pub fn reloadable(&self) -> bool {
         self.shared.spec.borrow().reloadable
+    }
+
+    /// Unix user the worker processes run as (they switch after binding, so ports below 1024
+    /// work). Needs the master to run as root; otherwise a warning is logged and processes keep
+    /// the current user. Default: the current user.
+    pub fn set_user(&self, user: impl Into<String>) {
+        self.shared.spec.borrow_mut().user = Some(user.into());
+    }
+
+    /// Unix group for the worker processes (default: the user's primary group).
+    pub fn set_group(&self, group: impl Into<String>) {
+        self.shared.spec.borrow_mut().group = Some(group.into());
+    }
+
+    /// The configured user, if any.
+    pub fn user(&self) -> Option<String> {
+        self.shared.spec.borrow().user.clone()
     }
 
     /// Listen backlog (default 102400).
@@ -439,9 +460,10 @@ impl Worker<Tcp> {
 /// Type-erased view of a `Worker<P>`, for the master and the process runner.
 pub(crate) trait AnyWorker {
     fn spec(&self) -> Spec;
-    /// In a worker process: take the listener (inherited or bound here), run `on_worker_start`,
-    /// then start accepting.
-    fn start(&self, id: usize, inherited: Option<std::net::TcpListener>) -> Result<()>;
+    /// In a worker process: the listener, inherited or bound here (before privileges are dropped).
+    fn bind(&self, inherited: Option<std::net::TcpListener>) -> Result<Option<std::net::TcpListener>>;
+    /// In a worker process: run `on_worker_start`, then start accepting on `listener`.
+    fn start(&self, id: usize, listener: Option<std::net::TcpListener>) -> Result<()>;
     /// In a worker process: `on_worker_stop`, stop accepting, and unless graceful close every
     /// connection (after flushing what is queued).
     fn stop(&self, graceful: bool);
@@ -453,17 +475,20 @@ impl<P: Protocol> AnyWorker for Worker<P> {
         self.shared.spec.borrow().clone()
     }
 
-    fn start(&self, id: usize, inherited: Option<std::net::TcpListener>) -> Result<()> {
+    fn bind(&self, inherited: Option<std::net::TcpListener>) -> Result<Option<std::net::TcpListener>> {
+        let spec = self.spec();
+        Ok(match (inherited, &spec.address) {
+            (Some(l), _) => Some(l),
+            (None, Some(addr)) => Some(crate::listen::bind_tcp(addr, spec.reuse_port, spec.backlog)?),
+            (None, None) => None,
+        })
+    }
+
+    fn start(&self, id: usize, listener: Option<std::net::TcpListener>) -> Result<()> {
         self.shared.id.set(id);
         if let Some(handler) = self.shared.callbacks.borrow().error_handler.clone() {
             crate::panic::set_handler(Some(handler));
         }
-        let spec = self.spec();
-        let listener = match (inherited, &spec.address) {
-            (Some(l), _) => Some(l),
-            (None, Some(addr)) => Some(crate::listen::bind_tcp(addr, spec.reuse_port, spec.backlog)?),
-            (None, None) => None,
-        };
         // The accept task only runs once this synchronous start returns, so connections are
         // accepted after on_worker_start (Workerman 5 order), and local_addrs() works inside it.
         if let Some(l) = listener {

@@ -599,3 +599,235 @@ fn reuse_port_processes_each_bind_and_share_the_load() {
     assert!(app.stop().status.success());
     assert!(port_is_free(2380));
 }
+
+fn status_json(app: &App) -> serde_json::Value {
+    let out = app.run(&["status", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("status --json is JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn status_shows_processes_exit_counts_and_busy_workers() {
+    let app = App::new("crash_demo");
+    app.start_daemon();
+    let workers = app.workers(2);
+    let out = app.run(&["status"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("GLOBAL STATUS") && text.contains("PROCESS STATUS"),
+        "{text}"
+    );
+    assert!(text.contains("1 workers       2 processes"), "{text}");
+    assert!(text.contains("event-loop:tokio"), "{text}");
+    for pid in &workers {
+        let row = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{pid} ")))
+            .unwrap_or_else(|| panic!("row for {pid}: {text}"));
+        assert!(
+            row.contains("text://0.0.0.0:2359") && row.contains("crash_demo") && row.ends_with("[idle]"),
+            "{row}"
+        );
+    }
+    assert!(text.lines().last().unwrap().starts_with("Summary"), "{text}");
+
+    // kill -9 shows up in the exit counts.
+    kill(workers[0], 9);
+    app.workers(2);
+    wait_for("a replacement", || {
+        (!children(app.master()).contains(&workers[0])).then_some(())
+    });
+    let json = status_json(&app);
+    assert_eq!(json["workers"][0]["exits"]["9"], 1, "{json}");
+    assert_eq!(json["processes"].as_array().unwrap().len(), 2);
+    assert!(
+        json["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["status"] == "idle" && p["memory"].as_u64().unwrap() > 0)
+    );
+    let text = String::from_utf8_lossy(&app.run(&["status"]).stdout).into_owned();
+    assert!(
+        text.lines().any(
+            |l| l.starts_with("crash_demo") && l.split_whitespace().collect::<Vec<_>>() == ["crash_demo", "9", "1"]
+        ),
+        "{text}"
+    );
+
+    // A process stuck in a blocking call is shown busy; the command does not hang.
+    let blocker = connect(2359);
+    let mut r = BufReader::new(blocker.try_clone().unwrap());
+    (&blocker).write_all(b"hi\n").unwrap();
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let blocked: i32 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (&blocker).write_all(b"block\n").unwrap();
+    let started = Instant::now();
+    let json = status_json(&app);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "status answered while a worker is blocked"
+    );
+    let procs = json["processes"].as_array().unwrap();
+    let row = procs
+        .iter()
+        .find(|p| p["pid"] == blocked)
+        .expect("the blocked process is listed");
+    assert_eq!(row["status"], "busy", "{json}");
+    assert!(
+        procs.iter().any(|p| p["pid"] != blocked && p["status"] == "idle"),
+        "{json}"
+    );
+    let text = String::from_utf8_lossy(&app.run(&["status"]).stdout).into_owned();
+    let busy_row = text.lines().find(|l| l.starts_with(&format!("{blocked} ")));
+    // The 3 s block may have ended by now; if the row is still busy it says so.
+    if let Some(row) = busy_row {
+        assert!(row.ends_with("[busy]") || row.ends_with("[idle]"), "{row}");
+    }
+    assert!(app.stop().status.success());
+}
+
+#[test]
+fn connections_lists_every_open_connection() {
+    let app = App::new("crash_demo");
+    app.start_daemon();
+    app.workers(2);
+    let a = connect(2359);
+    let b = connect(2359);
+    for s in [&a, &b] {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        (&*s).write_all(b"hello\n").unwrap();
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+    }
+    let out = app.run(&["connections"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("WORKERMAN CONNECTION STATUS"), "{text}");
+    for s in [&a, &b] {
+        let port = s.local_addr().unwrap().port();
+        let row = text
+            .lines()
+            .find(|l| l.contains(&format!("127.0.0.1:{port}")))
+            .unwrap_or_else(|| panic!("row for port {port}: {text}"));
+        assert!(
+            row.contains("crash_demo")
+                && row.contains("text")
+                && row.contains("ESTABLISHED")
+                && row.contains("127.0.0.1:2359"),
+            "{row}"
+        );
+        assert!(row.contains("6B"), "bytes read by the server: {row}");
+    }
+    assert!(app.stop().status.success());
+}
+
+#[test]
+fn stop_g_finishes_in_flight_work_then_exits() {
+    let app = App::new("crash_demo");
+    app.start_daemon();
+    let master = app.master();
+    let s = connect(2359);
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    (&s).write_all(b"before\n").unwrap();
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let stopper = {
+        let mut cmd = app.cmd(&["stop", "-g"]);
+        std::thread::spawn(move || cmd.output())
+    };
+    // While stopping gracefully, the open connection is still served...
+    wait_for("the graceful stop to begin", || {
+        app.log().contains("gracefully stopping").then_some(())
+    });
+    for i in 0..5 {
+        (&s).write_all(format!("during{i}\n").as_bytes()).unwrap();
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        assert!(line.ends_with(&format!("says: during{i}\n")), "{line}");
+        assert!(alive(master), "the master waits for the connection");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // ...and once it is quiet, the server closes it and everything exits.
+    let mut rest = Vec::new();
+    let _ = r.read_to_end(&mut rest);
+    let out = stopper.join().unwrap().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!alive(master));
+}
+
+#[test]
+fn reload_serves_the_new_binary_on_disk() {
+    let app = App::new("greeting");
+    let installed = app.dir.join("greeting");
+    fs::copy(examples_dir().join("greeting"), &installed).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(&installed)
+            .args(args)
+            .env("WORKERMAN_PID_FILE", app.pid_file())
+            .env("WORKERMAN_LOG_FILE", app.log_file())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["start", "-d"]).status.success());
+    let ask = || {
+        let s = connect(2381);
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        (&s).write_all(b"hi\n").unwrap();
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        line
+    };
+    assert_eq!(ask(), "v1: hi\n");
+    // "Rebuild": a new binary at the same path (a new inode, as cargo and installers do).
+    let staged = app.dir.join("greeting.new");
+    fs::copy(examples_dir().join("greeting_v2"), &staged).unwrap();
+    fs::rename(&staged, &installed).unwrap();
+    let before = app.workers(2);
+    assert!(run(&["reload"]).status.success());
+    wait_for("the reload to finish", || app.log().contains("reloaded").then_some(()));
+    let after = app.workers(2);
+    assert!(before.iter().all(|p| !after.contains(p)));
+    for _ in 0..10 {
+        assert_eq!(ask(), "v2: hi\n");
+    }
+    assert!(run(&["stop"]).status.success());
+}
+
+#[test]
+fn max_requests_replaces_the_process_without_dropping_requests() {
+    let app = App::new("limits");
+    app.start_daemon();
+    let first = app.workers(1)[0];
+    let s = connect(2382);
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    for i in 0..130 {
+        (&s).write_all(format!("r{i}\n").as_bytes()).unwrap();
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        assert_eq!(
+            line,
+            format!("{first} r{i}\n"),
+            "request {i} answered by the connection's process"
+        );
+    }
+    app.wait_log("retiring (handled");
+    let second = wait_for("the replacement", || {
+        children(app.master()).into_iter().find(|p| *p != first)
+    });
+    let n = connect(2382);
+    let mut rn = BufReader::new(n.try_clone().unwrap());
+    (&n).write_all(b"new\n").unwrap();
+    let mut line = String::new();
+    rn.read_line(&mut line).unwrap();
+    assert_eq!(line, format!("{second} new\n"), "new connections go to the replacement");
+    // The retired process closes the quiet connection and exits.
+    let mut rest = Vec::new();
+    let _ = r.read_to_end(&mut rest);
+    wait_for("the retired process to exit", || (!alive(first)).then_some(()));
+    assert!(app.stop().status.success());
+}

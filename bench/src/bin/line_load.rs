@@ -6,7 +6,7 @@
 //! then read every reply), so exactly one message per connection is in flight.
 //!
 //! ```text
-//! line_load --addr 127.0.0.1:2350 [--conns 50] [--threads 2] [--duration 5] [--size 32]
+//! line_load --addr 127.0.0.1:2450 [--conns 50] [--threads 2] [--duration 5] [--size 32]
 //! ```
 //!
 //! Prints a human summary, then one machine-readable line:

@@ -6,7 +6,7 @@
 //! pipelined lines share one write, as workerman does.
 //!
 //! ```text
-//! target/release/tokio_line_echo 127.0.0.1:2350
+//! target/release/tokio_line_echo 127.0.0.1:2450
 //! ```
 //!
 //! Runs until killed (SIGTERM / Ctrl+C).
@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Used when no address is given.
-const DEFAULT_ADDR: &str = "127.0.0.1:2350";
+const DEFAULT_ADDR: &str = "127.0.0.1:2450";
 
 fn main() -> io::Result<()> {
     let addr = match std::env::args().nth(1).as_deref() {

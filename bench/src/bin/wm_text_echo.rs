@@ -1,11 +1,11 @@
 //! The workerman side of the line-echo benchmark: one `text://` worker process echoing every line.
 //!
 //! The listen address comes from the `WM_TEXT_ECHO_ADDR` environment variable (`HOST:PORT`,
-//! default `127.0.0.1:2351`); it is read in every process (master and worker), which inherit it.
+//! default `127.0.0.1:2451`); it is read in every process (master and worker), which inherit it.
 //! The binary is a workerman start file, driven by its CLI:
 //!
 //! ```text
-//! WM_TEXT_ECHO_ADDR=127.0.0.1:2351 target/release/wm_text_echo start -d
+//! WM_TEXT_ECHO_ADDR=127.0.0.1:2451 target/release/wm_text_echo start -d
 //! target/release/wm_text_echo stop
 //! ```
 //!
@@ -15,7 +15,7 @@ use workerman::Worker;
 use workerman::protocol::Text;
 
 /// Used when `WM_TEXT_ECHO_ADDR` is not set.
-const DEFAULT_ADDR: &str = "127.0.0.1:2351";
+const DEFAULT_ADDR: &str = "127.0.0.1:2451";
 
 fn main() -> workerman::Result<()> {
     let addr = std::env::var("WM_TEXT_ECHO_ADDR").unwrap_or_else(|_| DEFAULT_ADDR.to_string());

@@ -11,9 +11,9 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 
 use bytes::{Buf, BytesMut};
-use tokio::sync::Notify;
 
 use crate::panic::guard;
 use crate::protocol::{Context, Protocol, Step, next_packet};
@@ -195,7 +195,19 @@ struct Inner<P: Protocol> {
     peer: Cell<Option<SocketAddr>>,
     local: Cell<Option<SocketAddr>>,
     st: RefCell<State<P>>,
-    wake: Notify,
+    /// Set by `wake`; the connection's task re-examines its state when it sees it.
+    woken: Cell<bool>,
+    waker: Cell<Option<Waker>>,
+}
+
+impl<P: Protocol> Inner<P> {
+    /// Makes the connection's task look at its state again (data queued, close requested...).
+    fn wake(&self) {
+        self.woken.set(true);
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
 }
 
 /// One TCP connection, as seen by callbacks. Clone it freely (it is a reference-counted handle)
@@ -270,7 +282,8 @@ impl<P: Protocol> TcpConnection<P> {
                     bytes_read: 0,
                     bytes_written: 0,
                 }),
-                wake: Notify::new(),
+                woken: Cell::new(false),
+                waker: Cell::new(None),
             }),
         };
         registry::register(conn.inner.id, Rc::new(Entry(Rc::downgrade(&conn.inner))));
@@ -417,12 +430,12 @@ impl<P: Protocol> TcpConnection<P> {
                     pool::give_write(std::mem::take(&mut st.send));
                     SendResult::Written
                 } else {
-                    inner.wake.notify_one();
+                    inner.wake();
                     self.queued(st)
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                inner.wake.notify_one();
+                inner.wake();
                 self.queued(st)
             }
             Err(_) => {
@@ -467,7 +480,7 @@ impl<P: Protocol> TcpConnection<P> {
         let flush_later = !st.send.is_empty() || st.in_dispatch;
         drop(st);
         if flush_later {
-            self.inner.wake.notify_one();
+            self.inner.wake();
         } else {
             self.destroy();
         }
@@ -493,7 +506,7 @@ impl<P: Protocol> TcpConnection<P> {
             st.cb.on_close.clone()
         };
         self.inner.io.borrow_mut().take();
-        self.inner.wake.notify_one();
+        self.inner.wake();
         if let Some(w) = &self.inner.worker {
             w.forget_connection(self.inner.id);
         }
@@ -526,7 +539,7 @@ impl<P: Protocol> TcpConnection<P> {
         if buffered {
             self.dispatch();
         }
-        self.inner.wake.notify_one();
+        self.inner.wake();
     }
 
     /// Whether reading is paused.
@@ -610,7 +623,15 @@ impl<P: Protocol> TcpConnection<P> {
     }
 
     /// The connection's task: waits for readability, writability or a wake-up, until closed.
+    ///
+    /// One hand-written poll per wake-up (no per-iteration futures): checks the wake flag, then
+    /// writability when output is queued, then reads when reading is wanted.
     pub(crate) async fn drive(self) {
+        enum Event {
+            Woken,
+            Writable(io::Result<()>),
+            Read(io::Result<usize>),
+        }
         let on_connect = self.inner.st.borrow().cb.on_connect.clone();
         if let Some(cb) = on_connect {
             guard(|| cb(&self));
@@ -632,42 +653,50 @@ impl<P: Protocol> TcpConnection<P> {
                 }
                 (st.status == Status::Established && !st.paused, !st.send.is_empty())
             };
-            let woken = self.inner.wake.notified();
-            tokio::select! {
-                biased;
-                _ = woken => {}
-                ready = io.writable(), if want_write => match ready {
-                    Ok(()) => self.flush(true),
-                    Err(_) => self.destroy(),
-                },
-                ready = io.readable(), if want_read => match ready {
-                    Ok(()) => self.read(&io),
-                    Err(_) => self.destroy(),
-                },
+            let event = std::future::poll_fn(|cx| {
+                if self.inner.woken.replace(false) {
+                    return Poll::Ready(Event::Woken);
+                }
+                if want_write && let Poll::Ready(r) = io.poll_write_ready(cx) {
+                    return Poll::Ready(Event::Writable(r));
+                }
+                if want_read && let Poll::Ready(r) = self.poll_read(&io, cx) {
+                    return Poll::Ready(Event::Read(r));
+                }
+                let waker = match self.inner.waker.take() {
+                    Some(w) if w.will_wake(cx.waker()) => w,
+                    _ => cx.waker().clone(),
+                };
+                self.inner.waker.set(Some(waker));
+                Poll::Pending
+            })
+            .await;
+            match event {
+                Event::Woken => {}
+                Event::Writable(Ok(())) => self.flush(true),
+                Event::Writable(Err(_)) | Event::Read(Err(_)) => self.destroy(),
+                Event::Read(Ok(0)) => self.destroy(),
+                Event::Read(Ok(n)) => {
+                    self.inner.st.borrow_mut().bytes_read += n as u64;
+                    self.dispatch();
+                }
             }
         }
     }
 
-    fn read(&self, io: &Io) {
-        let res = {
-            let mut st = self.inner.st.borrow_mut();
-            if st.recv.capacity() == 0 {
-                st.recv = pool::take_read();
-            }
-            st.recv.reserve(pool::READ_CHUNK);
-            io.try_read_buf(&mut st.recv)
-        };
-        match res {
-            Ok(0) => self.destroy(),
-            Ok(n) => {
-                self.inner.st.borrow_mut().bytes_read += n as u64;
-                self.dispatch();
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
-                self.release_empty_recv();
-            }
-            Err(_) => self.destroy(),
+    /// Reads into the receive buffer (borrowing a pooled one when the connection has none).
+    fn poll_read(&self, io: &Io, cx: &mut std::task::Context<'_>) -> Poll<io::Result<usize>> {
+        let mut st = self.inner.st.borrow_mut();
+        if st.recv.capacity() == 0 {
+            st.recv = pool::take_read();
         }
+        st.recv.reserve(pool::READ_CHUNK);
+        let r = io.poll_read_buf(cx, &mut st.recv);
+        drop(st);
+        if r.is_pending() {
+            self.release_empty_recv();
+        }
+        r
     }
 
     fn release_empty_recv(&self) {

@@ -23,6 +23,7 @@ use crate::panic::PANIC_EXIT_STATUS;
 use crate::settings;
 use crate::worker::{Spec, registry};
 
+mod banner;
 mod collect;
 mod daemon;
 pub(crate) mod pidfile;
@@ -84,6 +85,9 @@ struct Master {
 pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
     let name = settings::start_name();
     let pid_file = settings::pid_file();
+    // Serialises concurrent `start`s of the same start file until the pid file is written.
+    let start_lock =
+        pidfile::lock(&pid_file).map_err(|e| Error::io(format!("cannot lock {}.lock", pid_file.display()), e))?;
     if let Some(pid) = pidfile::running_master(&pid_file, &name) {
         return Err(Error::AlreadyRunning {
             name,
@@ -93,6 +97,11 @@ pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
     let mode = if daemon { "DAEMON" } else { "DEBUG" };
     settings::log(&format!("Workerman[{name}] start in {mode} mode"));
     let specs: Vec<Spec> = registry::all().iter().map(|w| w.spec()).collect();
+    for spec in &specs {
+        if let Some(warning) = banner::check_user(spec.user.as_deref()) {
+            settings::log(&format!("worker[{}] {warning}", spec.name));
+        }
+    }
     let mut groups = Vec::new();
     for spec in specs {
         let listener = match &spec.address {
@@ -133,6 +142,7 @@ pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
         }
         return Err(err);
     }
+    drop(start_lock);
     crate::sys::set_process_name(&format!("wm master {name}"));
     let mut master = Master {
         groups,
@@ -165,41 +175,11 @@ pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
 
 impl Master {
     fn print_banner(&self) {
-        let mut out = String::new();
-        out.push_str(&format!("{:-^80}\n", " WORKERMAN-RS "));
-        out.push_str(&format!(
-            "workerman-rs/{}    {}    {}\n",
-            env!("CARGO_PKG_VERSION"),
-            crate::RUSTC_VERSION,
-            std::env::consts::OS
-        ));
-        out.push_str(&format!("{:-^80}\n", " WORKERS "));
-        out.push_str(&format!(
-            "{:<12}{:<16}{:<32}{:<8}state\n",
-            "proto", "worker", "listen", "count"
-        ));
-        for g in &self.groups {
-            let listen = g
-                .spec
-                .address
-                .as_ref()
-                .map(|a| a.to_string())
-                .unwrap_or_else(|| "none".into());
-            let proto = g.spec.address.as_ref().map(|a| a.transport().as_str()).unwrap_or("tcp");
-            out.push_str(&format!(
-                "{:<12}{:<16}{:<32}{:<8}[OK]\n",
-                proto, g.spec.name, listen, g.spec.count
-            ));
-        }
-        out.push_str(&format!("{:-<80}\n", ""));
         if self.daemon {
-            out.push_str(&format!("Input \"{} stop\" to stop. Start success.\n", self.name));
-        } else {
-            out.push_str("Press Ctrl+C to stop. Start success.\n");
+            return;
         }
-        if !self.daemon {
-            print!("{out}");
-        }
+        let specs: Vec<Spec> = self.groups.iter().map(|g| g.spec.clone()).collect();
+        print!("{}", banner::render(&specs, "Press Ctrl+C to stop. Start success."));
     }
 
     fn spawn(&mut self, g: usize, s: usize) {

@@ -57,3 +57,33 @@ pub(crate) fn running_master(path: &Path, start_name: &str) -> Option<Pid> {
         Err(_) => Some(pid),
     }
 }
+
+/// An exclusive lock on `<pid file>.lock`, removed when dropped.
+pub(crate) struct StartLock {
+    path: std::path::PathBuf,
+    _lock: nix::fcntl::Flock<fs::File>,
+}
+
+impl Drop for StartLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Takes the start lock, waiting for another `start` of the same start file to finish.
+pub(crate) fn lock(pid_file: &Path) -> io::Result<StartLock> {
+    if let Some(dir) = pid_file.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let mut name = pid_file.as_os_str().to_owned();
+    name.push(".lock");
+    let path = std::path::PathBuf::from(name);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    let lock =
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
+    Ok(StartLock { path, _lock: lock })
+}

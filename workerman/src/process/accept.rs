@@ -19,7 +19,7 @@ pub(crate) async fn accept_loop<P: Protocol>(worker: Worker<P>, listener: TcpLis
             Ok((stream, _peer)) => {
                 warned = false;
                 let _ = stream.set_nodelay(true);
-                worker.adopt(Io::Tcp(stream));
+                worker.adopt(Io::tcp(stream));
             }
             Err(e) if is_resource_error(&e) => {
                 if !warned {

@@ -23,6 +23,7 @@ use crate::worker::{AnyWorker, registry};
 
 pub(crate) mod accept;
 mod control;
+pub(crate) mod privileges;
 
 /// `<worker index>:<id>` of the process to become.
 pub(crate) const ENV_WORKER: &str = "WORKERMAN_WORKER";
@@ -163,11 +164,15 @@ pub(crate) fn run_worker(role: Role) -> ! {
         Ok(rt) => {
             let local = tokio::task::LocalSet::new();
             let control = role.control;
+            // The supervising future runs as a task of its own: the future given to block_on is
+            // polled on every wake-up of any task, so it must be cheap (a join handle).
             local.block_on(&rt, async move {
                 if let Some(fd) = control {
                     control::start(fd);
                 }
-                serve(worker, role.id, listener, initial).await
+                tokio::task::spawn_local(serve(worker, role.id, listener, initial))
+                    .await
+                    .unwrap_or(1)
             })
         }
         Err(e) => {
@@ -188,6 +193,18 @@ async fn serve(worker: Rc<dyn AnyWorker>, id: usize, listener: Option<std::net::
             return 1;
         }
     };
+    let listener = match worker.bind(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            settings::log(&format!("worker[{name}:{pid}] cannot listen: {e}"));
+            return 1;
+        }
+    };
+    let spec = worker.spec();
+    if let Err(e) = privileges::drop_to(spec.user.as_deref(), spec.group.as_deref()) {
+        settings::log(&format!("worker[{name}:{pid}] cannot switch user: {e}"));
+        return 1;
+    }
     if let Err(e) = worker.start(id, listener) {
         settings::log(&format!("worker[{name}:{pid}] cannot start: {e}"));
         return 1;
@@ -241,7 +258,8 @@ pub(crate) fn run_standalone() -> Result<()> {
     let workers = registry::all();
     let result = local.block_on(&rt, async move {
         for w in &workers {
-            w.start(0, None)?;
+            let listener = w.bind(None)?;
+            w.start(0, listener)?;
         }
         let stop = STOP.with(Rc::clone);
         stop.notified().await;
