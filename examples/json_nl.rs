@@ -5,7 +5,7 @@
 //! cargo run --release --example json_nl -- start
 //! echo '{"a":1}' | nc -q1 127.0.0.1 2349      # {"a":1,"ok":true}
 //! ```
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use serde_json::Value;
 use workerman::Worker;
 use workerman::protocol::{Context, Protocol, ProtocolError};
@@ -30,7 +30,8 @@ impl Protocol for JsonNl {
             .map_err(|e| ProtocolError::new(format!("bad JSON: {e}")))
     }
 
-    fn encode(&self, msg: Value, _state: &mut (), out: &mut BytesMut) {
+    fn encode(&self, msg: Value, cx: &mut Context<'_, ()>) {
+        let out = cx.out();
         out.extend_from_slice(msg.to_string().as_bytes());
         out.extend_from_slice(b"\n");
     }

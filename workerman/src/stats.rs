@@ -9,6 +9,7 @@ thread_local! {
     static TOTAL_REQUEST: Cell<u64> = const { Cell::new(0) };
     static SEND_FAIL: Cell<u64> = const { Cell::new(0) };
     static PROTOCOL_ERRORS: Cell<u64> = const { Cell::new(0) };
+    static STOPPING: Cell<bool> = const { Cell::new(false) };
     // Leaked once per thread so waiters can hold a `'static` reference across awaits.
     static CLOSED: &'static Notify = Box::leak(Box::new(Notify::new()));
 }
@@ -74,4 +75,13 @@ pub(crate) async fn all_closed() {
         }
         notified.await;
     }
+}
+
+/// Marks this process as stopping gracefully (see `Context::stopping`).
+pub(crate) fn set_stopping() {
+    STOPPING.with(|s| s.set(true));
+}
+
+pub(crate) fn stopping() -> bool {
+    STOPPING.with(Cell::get)
 }

@@ -198,6 +198,8 @@ struct Inner<P: Protocol> {
     /// Set by `wake`; the connection's task re-examines its state when it sees it.
     woken: Cell<bool>,
     waker: Cell<Option<Waker>>,
+    /// Wakes `drained()` callers when the send buffer empties or the connection closes.
+    drain: tokio::sync::Notify,
 }
 
 impl<P: Protocol> Inner<P> {
@@ -284,6 +286,7 @@ impl<P: Protocol> TcpConnection<P> {
                 }),
                 woken: Cell::new(false),
                 waker: Cell::new(None),
+                drain: tokio::sync::Notify::new(),
             }),
         };
         registry::register(conn.inner.id, Rc::new(Entry(Rc::downgrade(&conn.inner))));
@@ -387,15 +390,15 @@ impl<P: Protocol> TcpConnection<P> {
     /// `on_error(SendBufferFull)` until the buffer drains.
     pub fn send<'a>(&self, msg: impl Into<P::Outgoing<'a>>) -> SendResult {
         let msg = msg.into();
-        self.send_with(|p, state, out| p.encode(msg, state, out))
+        self.send_with(|p, cx| p.encode(msg, cx))
     }
 
     /// Sends bytes as they are, without the protocol's encoding.
     pub fn send_raw(&self, bytes: &[u8]) -> SendResult {
-        self.send_with(|_, _, out| out.extend_from_slice(bytes))
+        self.send_with(|_, cx| cx.out().extend_from_slice(bytes))
     }
 
-    fn send_with(&self, encode: impl FnOnce(&P, &mut P::State, &mut BytesMut)) -> SendResult {
+    fn send_with(&self, encode: impl FnOnce(&P, &mut Context<'_, P::State>)) -> SendResult {
         let inner = &*self.inner;
         let mut st = inner.st.borrow_mut();
         if matches!(st.status, Status::Closing | Status::Closed) {
@@ -411,8 +414,16 @@ impl<P: Protocol> TcpConnection<P> {
         if st.send.capacity() == 0 {
             st.send = pool::take_write();
         }
+        let max = st.limits.max_package_size;
         let State { send, proto, .. } = &mut *st;
-        encode(&inner.protocol, proto, send);
+        let mut cx = Context::new(proto, send, max);
+        encode(&inner.protocol, &mut cx);
+        if cx.close_requested() {
+            // Written first, then closed (e.g. `Connection: close`).
+            drop(st);
+            self.close();
+            return SendResult::Queued;
+        }
         if st.send.is_empty() {
             return SendResult::Queued;
         }
@@ -507,6 +518,7 @@ impl<P: Protocol> TcpConnection<P> {
         };
         self.inner.io.borrow_mut().take();
         self.inner.wake();
+        self.inner.drain.notify_waiters();
         if let Some(w) = &self.inner.worker {
             w.forget_connection(self.inner.id);
         }
@@ -519,6 +531,33 @@ impl<P: Protocol> TcpConnection<P> {
         let mut st = self.inner.st.borrow_mut();
         if st.status == Status::Closed {
             st.cb = Callbacks::default();
+        }
+    }
+
+    /// Waits until everything queued has been handed to the kernel (or the connection closed).
+    /// For producers that stream large bodies with backpressure:
+    ///
+    /// ```no_run
+    /// # use workerman::{TcpConnection, protocol::Tcp};
+    /// async fn stream(conn: TcpConnection<Tcp>, chunks: Vec<Vec<u8>>) {
+    ///     for chunk in chunks {
+    ///         if conn.send_buffer_len() >= conn.max_send_buffer_size() {
+    ///             conn.drained().await;
+    ///         }
+    ///         conn.send(chunk);
+    ///     }
+    /// }
+    /// ```
+    pub async fn drained(&self) {
+        loop {
+            let notified = self.inner.drain.notified();
+            {
+                let st = self.inner.st.borrow();
+                if st.send.is_empty() || st.status == Status::Closed {
+                    return;
+                }
+            }
+            notified.await;
         }
     }
 
@@ -788,6 +827,7 @@ impl<P: Protocol> TcpConnection<P> {
                     return;
                 }
                 pool::give_write(std::mem::take(&mut st.send));
+                self.inner.drain.notify_waiters();
                 let closing = st.status == Status::Closing;
                 let drain = if from_task { st.cb.on_buffer_drain.clone() } else { None };
                 drop(st);

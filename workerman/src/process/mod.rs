@@ -226,6 +226,7 @@ async fn serve(worker: Rc<dyn AnyWorker>, id: usize, listener: Option<std::net::
     };
     // This process's worker, plus any created by listen() in this process.
     let all = registry::all();
+    stats::set_stopping();
     worker.stop(graceful);
     for w in all.iter().skip(initial) {
         w.stop(graceful);

@@ -8,7 +8,7 @@
 //! ```
 //! A length below 4 cannot frame anything and closes the connection (Workerman would stall).
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes};
 
 use super::{Context, Payload, Protocol, ProtocolError};
 
@@ -41,7 +41,8 @@ impl Protocol for Frame {
         Ok(Some(packet.split_off(HEADER)))
     }
 
-    fn encode(&self, msg: Payload<'_>, _state: &mut (), out: &mut BytesMut) {
+    fn encode(&self, msg: Payload<'_>, cx: &mut Context<'_, ()>) {
+        let out = cx.out();
         let body = msg.as_bytes();
         out.reserve(HEADER + body.len());
         out.put_u32((HEADER + body.len()) as u32);
@@ -53,12 +54,13 @@ impl Protocol for Frame {
 mod tests {
     use super::*;
     use crate::protocol::testing::{check_splits, feed};
+    use bytes::BytesMut;
 
     #[test]
     fn manual_vectors() {
         assert!(feed(&Frame, &[b"foo"], 1 << 20).unwrap().is_empty());
         let mut out = BytesMut::new();
-        Frame.encode("jhdxr".into(), &mut (), &mut out);
+        Frame.encode("jhdxr".into(), &mut Context::new(&mut (), &mut out, 100));
         assert_eq!(&out[..], b"\x00\x00\x00\x09jhdxr");
         assert_eq!(
             feed(&Frame, &[b"\x00\x00\x00\x09jhdxr"], 1 << 20).unwrap(),

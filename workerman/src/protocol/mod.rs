@@ -54,12 +54,14 @@ pub trait Protocol: Sized + 'static {
     /// Turns one packet into a message; `Ok(None)` delivers nothing (e.g. a control frame handled here).
     fn decode(&self, packet: Bytes, cx: &mut Context<'_, Self::State>) -> Result<Option<Self::Message>, ProtocolError>;
 
-    /// Appends the wire form of `msg` to `out`.
-    fn encode(&self, msg: Self::Outgoing<'_>, state: &mut Self::State, out: &mut BytesMut);
+    /// Appends the wire form of `msg` to [`Context::out`]; may ask to close after it is written
+    /// (an HTTP response with `Connection: close`).
+    fn encode(&self, msg: Self::Outgoing<'_>, cx: &mut Context<'_, Self::State>);
 }
 
 /// What a protocol call may see and do besides parsing: its per-connection state, the size limit,
-/// bytes to write back (handshakes, pongs, error replies) and a request to close.
+/// the output buffer (encoded messages; from `input`/`decode`: handshakes, pongs, error replies),
+/// whether the process is stopping, and a request to close.
 pub struct Context<'a, S> {
     /// The connection's protocol state.
     pub state: &'a mut S,
@@ -84,9 +86,15 @@ impl<'a, S> Context<'a, S> {
         self.max_package_size
     }
 
-    /// Bytes written here go to the peer (after anything already queued), without encoding.
-    pub fn reply(&mut self) -> &mut BytesMut {
+    /// Bytes written here go to the peer, after anything already queued.
+    pub fn out(&mut self) -> &mut BytesMut {
         self.out
+    }
+
+    /// Whether this process is stopping gracefully (a stop, reload or retirement in progress):
+    /// request/response protocols should end keep-alive now (HTTP: `Connection: close`).
+    pub fn stopping(&self) -> bool {
+        crate::stats::stopping()
     }
 
     /// Asks the connection to close once everything queued, including replies, is written.

@@ -1,6 +1,6 @@
 //! `tcp`: no framing. Each read from the socket is one message (TCP has no message boundaries).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::{Context, Payload, Protocol, ProtocolError};
 
@@ -22,7 +22,8 @@ impl Protocol for Tcp {
         Ok(Some(packet))
     }
 
-    fn encode(&self, msg: Payload<'_>, _state: &mut (), out: &mut BytesMut) {
+    fn encode(&self, msg: Payload<'_>, cx: &mut Context<'_, ()>) {
+        let out = cx.out();
         out.extend_from_slice(msg.as_bytes());
     }
 }

@@ -6,7 +6,7 @@
 //! ```
 //! Telnet-friendly. A line that reaches `max_package_size` without a `\n` closes the connection.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes};
 
 use super::{Context, Payload, Protocol, ProtocolError};
 
@@ -35,7 +35,8 @@ impl Protocol for Text {
         }
     }
 
-    fn encode(&self, msg: Payload<'_>, _state: &mut (), out: &mut BytesMut) {
+    fn encode(&self, msg: Payload<'_>, cx: &mut Context<'_, ()>) {
+        let out = cx.out();
         out.reserve(msg.as_bytes().len() + 1);
         out.put_slice(msg.as_bytes());
         out.put_u8(b'\n');
@@ -46,6 +47,7 @@ impl Protocol for Text {
 mod tests {
     use super::*;
     use crate::protocol::testing::{check_splits, feed};
+    use bytes::BytesMut;
 
     #[test]
     fn lines_whole_split_and_pipelined() {
@@ -80,7 +82,7 @@ mod tests {
     #[test]
     fn encode_appends_newline() {
         let mut out = BytesMut::new();
-        Text.encode("hi".into(), &mut (), &mut out);
+        Text.encode("hi".into(), &mut Context::new(&mut (), &mut out, 100));
         assert_eq!(&out[..], b"hi\n");
     }
 }
