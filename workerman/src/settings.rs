@@ -166,3 +166,35 @@ fn rotate(path: &Path) {
         let _ = fs::rename(&tmp, path);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_keeps_the_newer_half_at_a_line_boundary() {
+        let dir = std::env::temp_dir().join(format!("wm-rotate-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("app.log");
+        let text: String = (0..1000).map(|i| format!("line {i:04}\n")).collect();
+        fs::write(&path, &text).unwrap();
+        rotate(&path);
+        let kept = fs::read_to_string(&path).unwrap();
+        assert!(
+            kept.len() < text.len() / 2 + 20 && kept.len() > text.len() / 2 - 20,
+            "{}",
+            kept.len()
+        );
+        assert!(kept.starts_with("line ") && kept.ends_with("line 0999\n"));
+        assert!(text.ends_with(&kept), "a suffix of whole lines");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn time_format() {
+        let t = format_time(SystemTime::now());
+        assert_eq!(t.len(), 19);
+        assert_eq!(&t[4..5], "-");
+        assert_eq!(&t[13..14], ":");
+    }
+}

@@ -831,3 +831,59 @@ fn max_requests_replaces_the_process_without_dropping_requests() {
     wait_for("the retired process to exit", || (!alive(first)).then_some(()));
     assert!(app.stop().status.success());
 }
+
+fn uid_of(pid: i32) -> u32 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn worker_processes_drop_root_privileges() {
+    if uid_of(std::process::id() as i32) != 0 {
+        // Only root can bind port 843 and switch users; CI and this machine run as root.
+        panic!("this test must run as root");
+    }
+    let app = App::new("flash_policy");
+    app.start_daemon();
+    let master = app.master();
+    let worker = app.workers(1)[0];
+    assert_eq!(uid_of(master), 0, "the master stays root");
+    assert_eq!(uid_of(worker), 65534, "the worker runs as nobody");
+    let mut s = connect(843);
+    s.write_all(b"<policy-file-request/>\0").unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    assert!(reply.starts_with(b"<?xml") && reply.ends_with(b"</cross-domain-policy>\0"));
+    assert!(!app.log().contains("Warning"), "{}", app.log());
+    assert!(app.stop().status.success());
+}
+
+#[test]
+fn restart_and_live_status() {
+    let app = App::new("frame_echo");
+    app.start_daemon();
+    let first = app.master();
+    let out = app.run(&["restart", "-d"]);
+    assert!(out.status.success(), "{out:?}");
+    let second = app.master();
+    assert_ne!(first, second);
+    assert!(!alive(first));
+    app.workers(1);
+    // status -d refreshes until interrupted: read its first screen, then stop it.
+    let mut live = app.cmd(&["status", "-d"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut out = BufReader::new(live.stdout.take().unwrap());
+    let mut screen = String::new();
+    while !screen.contains("Press Ctrl+C to quit.") {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "{screen}");
+        screen.push_str(&line);
+    }
+    assert!(
+        screen.contains("\x1b[2J") && screen.contains("[idle]") && screen.contains("Summary"),
+        "{screen}"
+    );
+    let _ = live.kill();
+    let _ = live.wait();
+    assert!(app.stop().status.success());
+}

@@ -40,6 +40,21 @@ pub(super) fn check_user(user: Option<&str>) -> Option<String> {
     }
 }
 
+/// Makes the log file writable by `user` (when running as root), creating it if needed.
+pub(super) fn give_log_file_to(user: &str) {
+    if !getuid().is_root() {
+        return;
+    }
+    let path = crate::settings::log_file();
+    if path.as_os_str() == "/dev/null" {
+        return;
+    }
+    let _ = std::fs::OpenOptions::new().create(true).append(true).open(&path);
+    if let Ok(Some(u)) = User::from_name(user) {
+        let _ = nix::unistd::chown(&path, Some(u.uid), Some(u.gid));
+    }
+}
+
 fn centered(title: &str, width: usize) -> String {
     let fill = width.saturating_sub(title.len());
     let left = fill / 2;

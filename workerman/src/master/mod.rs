@@ -98,8 +98,14 @@ pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
     settings::log(&format!("Workerman[{name}] start in {mode} mode"));
     let specs: Vec<Spec> = registry::all().iter().map(|w| w.spec()).collect();
     for spec in &specs {
-        if let Some(warning) = banner::check_user(spec.user.as_deref()) {
-            settings::log(&format!("worker[{}] {warning}", spec.name));
+        match banner::check_user(spec.user.as_deref()) {
+            Some(warning) => settings::log(&format!("worker[{}] {warning}", spec.name)),
+            // Worker processes that switch user still write the log file.
+            None => {
+                if let Some(user) = &spec.user {
+                    banner::give_log_file_to(user);
+                }
+            }
         }
     }
     let mut groups = Vec::new();
