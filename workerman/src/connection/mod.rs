@@ -185,6 +185,8 @@ struct State<P: Protocol> {
     data: Extensions,
     bytes_read: u64,
     bytes_written: u64,
+    /// The transport may hold written bytes of its own (TLS) that still need a flush.
+    unflushed: bool,
 }
 
 struct Inner<P: Protocol> {
@@ -283,6 +285,7 @@ impl<P: Protocol> TcpConnection<P> {
                     data: Extensions::default(),
                     bytes_read: 0,
                     bytes_written: 0,
+                    unflushed: false,
                 }),
                 woken: Cell::new(false),
                 waker: Cell::new(None),
@@ -668,7 +671,8 @@ impl<P: Protocol> TcpConnection<P> {
     pub(crate) async fn drive(self) {
         enum Event {
             Woken,
-            Writable(io::Result<()>),
+            /// Progress writing; `true` once everything is written and flushed.
+            Wrote(io::Result<bool>),
             Read(io::Result<usize>),
         }
         let on_connect = self.inner.st.borrow().cb.on_connect.clone();
@@ -690,14 +694,17 @@ impl<P: Protocol> TcpConnection<P> {
                     }
                     _ => {}
                 }
-                (st.status == Status::Established && !st.paused, !st.send.is_empty())
+                (
+                    st.status == Status::Established && !st.paused,
+                    !st.send.is_empty() || st.unflushed,
+                )
             };
             let event = std::future::poll_fn(|cx| {
                 if self.inner.woken.replace(false) {
                     return Poll::Ready(Event::Woken);
                 }
-                if want_write && let Poll::Ready(r) = io.poll_write_ready(cx) {
-                    return Poll::Ready(Event::Writable(r));
+                if want_write && let Poll::Ready(r) = self.poll_write_queued(&io, cx) {
+                    return Poll::Ready(Event::Wrote(r));
                 }
                 if want_read && let Poll::Ready(r) = self.poll_read(&io, cx) {
                     return Poll::Ready(Event::Read(r));
@@ -711,9 +718,13 @@ impl<P: Protocol> TcpConnection<P> {
             })
             .await;
             match event {
-                Event::Woken => {}
-                Event::Writable(Ok(())) => self.flush(true),
-                Event::Writable(Err(_)) | Event::Read(Err(_)) => self.destroy(),
+                Event::Woken | Event::Wrote(Ok(false)) => {}
+                Event::Wrote(Ok(true)) => self.drained_by_task(),
+                Event::Wrote(Err(_)) => {
+                    stats::send_fail();
+                    self.destroy();
+                }
+                Event::Read(Err(_)) => self.destroy(),
                 Event::Read(Ok(0)) => self.destroy(),
                 Event::Read(Ok(n)) => {
                     self.inner.st.borrow_mut().bytes_read += n as u64;
@@ -786,9 +797,18 @@ impl<P: Protocol> TcpConnection<P> {
             }
         };
         let _ = on_message;
-        self.inner.st.borrow_mut().in_dispatch = false;
+        {
+            let datagram = self.inner.io.borrow().as_ref().is_some_and(|io| io.is_datagram());
+            let mut st = self.inner.st.borrow_mut();
+            st.in_dispatch = false;
+            if datagram {
+                // A datagram is framed on its own: an incomplete packet at its end is dropped.
+                st.recv.clear();
+                st.want = None;
+            }
+        }
         self.release_empty_recv();
-        self.flush(false);
+        self.flush();
         if self.status() == Status::Closing && self.inner.st.borrow().send.is_empty() {
             self.destroy();
         }
@@ -809,9 +829,66 @@ impl<P: Protocol> TcpConnection<P> {
         (step, close)
     }
 
-    /// Writes as much of the send buffer as the socket takes. `from_task`: a writable event, after
-    /// which an emptied buffer fires `on_buffer_drain` (Workerman fires it only there).
-    fn flush(&self, from_task: bool) {
+    /// Writes queued bytes through the socket from the connection's task. `Ready(Ok(true))` once
+    /// everything is written and flushed, `Ready(Ok(false))` after partial progress.
+    fn poll_write_queued(&self, io: &Io, cx: &mut std::task::Context<'_>) -> Poll<io::Result<bool>> {
+        let mut st = self.inner.st.borrow_mut();
+        let mut progressed = false;
+        while !st.send.is_empty() {
+            match io.poll_write(cx, &st.send) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    st.send.advance(n);
+                    st.bytes_written += n as u64;
+                    st.unflushed = true;
+                    progressed = true;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    return if progressed {
+                        Poll::Ready(Ok(false))
+                    } else {
+                        Poll::Pending
+                    };
+                }
+            }
+        }
+        match io.poll_flush(cx) {
+            Poll::Ready(Ok(())) => {
+                st.unflushed = false;
+                Poll::Ready(Ok(true))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                if progressed {
+                    Poll::Ready(Ok(false))
+                } else {
+                    Poll::Pending
+                }
+            }
+        }
+    }
+
+    /// The task emptied the send buffer: `on_buffer_drain` (Workerman fires it only here), then
+    /// a pending close completes.
+    fn drained_by_task(&self) {
+        let mut st = self.inner.st.borrow_mut();
+        pool::give_write(std::mem::take(&mut st.send));
+        self.inner.drain.notify_waiters();
+        let closing = st.status == Status::Closing;
+        let drain = st.cb.on_buffer_drain.clone();
+        drop(st);
+        if let Some(cb) = drain {
+            guard(|| cb(self));
+        }
+        if closing {
+            self.destroy();
+        }
+    }
+
+    /// Writes as much of the send buffer as the socket takes right now (after a read's replies
+    /// were queued); the task writes the rest when the socket is writable.
+    fn flush(&self) {
         let Some(io) = self.inner.io.borrow().clone() else {
             return;
         };
@@ -829,11 +906,7 @@ impl<P: Protocol> TcpConnection<P> {
                 pool::give_write(std::mem::take(&mut st.send));
                 self.inner.drain.notify_waiters();
                 let closing = st.status == Status::Closing;
-                let drain = if from_task { st.cb.on_buffer_drain.clone() } else { None };
                 drop(st);
-                if let Some(cb) = drain {
-                    guard(|| cb(self));
-                }
                 if closing {
                     self.destroy();
                 }
@@ -881,7 +954,7 @@ impl<P: Protocol> registry::Inspect for Entry<P> {
         Some(registry::Row {
             id: inner.id,
             worker: inner.worker.as_ref().map(|w| w.name()).unwrap_or_else(|| "none".into()),
-            transport: "tcp",
+            transport: inner.io.borrow().as_ref().map(|io| io.transport()).unwrap_or("tcp"),
             protocol: P::SCHEME,
             recv_q: st.recv.len(),
             send_q: st.send.len(),
