@@ -41,15 +41,20 @@ pub mod stats;
 mod sys;
 mod task;
 mod timer;
+pub mod tls;
 mod worker;
 
-pub use connection::{ConnectionError, SendResult, Status, TcpConnection};
+pub use address::Transport;
+pub use connection::{AsyncTcpConnection, AsyncUdpConnection, ConnectionError, SendResult, Status, TcpConnection};
 pub use error::{Error, Result};
 pub use panic::{PANIC_EXIT_STATUS, PanicReport};
 pub use settings::{DEFAULT_LOG_FILE_MAX_SIZE, DEFAULT_STOP_TIMEOUT, ENV_LOG_FILE, ENV_PID_FILE, ENV_STDOUT_FILE};
 pub use task::spawn;
 pub use timer::{Timer, TimerId};
 pub use worker::{DEFAULT_BACKLOG, Worker};
+
+/// The `bytes` crate, whose `Bytes`/`BytesMut` protocols use.
+pub use bytes;
 
 /// This crate's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

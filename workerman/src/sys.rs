@@ -104,3 +104,19 @@ pub(crate) fn unix_stream_from_fd(fd: RawFd) -> std::os::unix::net::UnixStream {
     // FD_CLOEXEC) for this process only; nothing else in this process owns that descriptor.
     unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) }
 }
+
+/// Takes ownership of an inherited unix listening socket.
+pub(crate) fn unix_listener_from_fd(fd: RawFd) -> std::os::unix::net::UnixListener {
+    use std::os::fd::FromRawFd;
+    // SAFETY: as for `tcp_listener_from_fd`: the master left this descriptor open for this
+    // process only, and nothing else here owns it.
+    unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) }
+}
+
+/// Takes ownership of an inherited UDP socket.
+pub(crate) fn udp_socket_from_fd(fd: RawFd) -> std::net::UdpSocket {
+    use std::os::fd::FromRawFd;
+    // SAFETY: as for `tcp_listener_from_fd`: the master left this descriptor open for this
+    // process only, and nothing else here owns it.
+    unsafe { std::net::UdpSocket::from_raw_fd(fd) }
+}

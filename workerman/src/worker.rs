@@ -30,6 +30,9 @@ pub(crate) struct Spec {
     pub max_memory: Option<u64>,
     pub user: Option<String>,
     pub group: Option<String>,
+    /// Effective transport: from the scheme, or `set_transport`.
+    pub transport: Transport,
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 /// Default listen backlog (the kernel caps it at `net.core.somaxconn`).
@@ -50,7 +53,7 @@ struct Shared<P: Protocol> {
     callbacks: RefCell<WorkerCallbacks<P>>,
     connections: RefCell<BTreeMap<u64, TcpConnection<P>>>,
     id: Cell<usize>,
-    listeners: RefCell<Vec<(SocketAddr, tokio::task::AbortHandle)>>,
+    listeners: RefCell<Vec<(Option<SocketAddr>, tokio::task::AbortHandle)>>,
     stopping: Cell<bool>,
 }
 
@@ -124,19 +127,11 @@ impl<P: Protocol> Worker<P> {
                 ),
             });
         }
-        match addr.transport() {
-            Transport::Tcp => {}
-            other => {
-                return Err(Error::Unsupported {
-                    address: address.into(),
-                    what: format!("the {} transport", other.as_str()),
-                });
-            }
-        }
         Ok(Self::build(Some(addr), protocol))
     }
 
     fn build(address: Option<Address>, protocol: P) -> Self {
+        let transport = address.as_ref().map(|a| a.transport()).unwrap_or(Transport::Tcp);
         let worker = Worker {
             shared: Rc::new(Shared {
                 protocol: Rc::new(protocol),
@@ -151,6 +146,8 @@ impl<P: Protocol> Worker<P> {
                     max_memory: None,
                     user: None,
                     group: None,
+                    transport,
+                    tls: None,
                 }),
                 limits: Cell::new(Limits::default()),
                 callbacks: RefCell::new(WorkerCallbacks {
@@ -229,6 +226,27 @@ impl<P: Protocol> Worker<P> {
         self.shared.spec.borrow().user.clone()
     }
 
+    /// The transport under the protocol: set by the scheme (`ssl://`, `https://`, `udp://`...),
+    /// or here (Workerman's `$worker->transport = 'ssl'` on a `text://` worker).
+    pub fn set_transport(&self, transport: Transport) {
+        self.shared.spec.borrow_mut().transport = transport;
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> Transport {
+        self.shared.spec.borrow().transport
+    }
+
+    /// The certificate chain and key (PEM files) for the `ssl` transport. They are read when each
+    /// worker process starts, so `reload` picks up renewed files; the master checks them at
+    /// start, so a missing or bad file is a clear start error.
+    pub fn set_tls(&self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) {
+        self.shared.spec.borrow_mut().tls = Some(crate::tls::TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+        });
+    }
+
     /// Listen backlog (default 102400).
     pub fn set_backlog(&self, backlog: i32) {
         self.shared.spec.borrow_mut().backlog = backlog;
@@ -245,6 +263,11 @@ impl<P: Protocol> Worker<P> {
     /// memory (RSS) reaches this many bytes. Off by default. Checked every second.
     pub fn set_max_memory(&self, bytes: u64) {
         self.shared.spec.borrow_mut().max_memory = Some(bytes);
+    }
+
+    /// The listen backlog.
+    pub fn backlog(&self) -> i32 {
+        self.shared.spec.borrow().backlog
     }
 
     /// Send buffer limit for new connections, in bytes (default 1 MiB).
@@ -279,7 +302,7 @@ impl<P: Protocol> Worker<P> {
 
     /// Addresses this process listens on for this worker (useful with port 0).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.shared.listeners.borrow().iter().map(|(a, _)| *a).collect()
+        self.shared.listeners.borrow().iter().filter_map(|(a, _)| *a).collect()
     }
 
     /// Live connections of this worker in this process, in id order (a snapshot: safe to send to
@@ -364,19 +387,61 @@ impl<P: Protocol> Worker<P> {
         let Some(addr) = &spec.address else {
             return Ok(());
         };
-        let listener = crate::listen::bind_tcp(addr, spec.reuse_port, spec.backlog)?;
-        self.accept_on(listener)
+        let bound = crate::listen::bind(addr, spec.transport, spec.reuse_port, spec.backlog)?;
+        self.accept_on(bound)
     }
 
-    pub(crate) fn accept_on(&self, listener: std::net::TcpListener) -> Result<()> {
-        let local = listener.local_addr().map_err(|e| Error::io("listener address", e))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::io("set_nonblocking", e))?;
-        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| Error::io("register listener", e))?;
-        let handle = tokio::task::spawn_local(crate::process::accept::accept_loop(self.clone(), listener));
+    /// Serves a bound socket in this process: accepts connections (TLS-wrapped for the `ssl`
+    /// transport), or receives datagrams.
+    pub(crate) fn accept_on(&self, bound: crate::listen::Bound) -> Result<()> {
+        use crate::listen::Bound;
+        use crate::process::accept;
+        let nonblocking = |r: std::io::Result<()>| r.map_err(|e| Error::io("set_nonblocking", e));
+        let register = |e| Error::io("register listener", e);
+        let spec = self.spec();
+        let (local, handle) = match bound {
+            Bound::Tcp(l) => {
+                let local = l.local_addr().ok();
+                nonblocking(l.set_nonblocking(true))?;
+                let l = tokio::net::TcpListener::from_std(l).map_err(register)?;
+                let handle = if spec.transport == Transport::Ssl {
+                    let files = spec.tls.clone().ok_or_else(|| Error::Address {
+                        address: spec.address.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+                        reason: "the ssl transport needs a certificate and key: call set_tls".into(),
+                    })?;
+                    let acceptor = tokio_rustls::TlsAcceptor::from(crate::tls::server_config(&files)?);
+                    tokio::task::spawn_local(accept::tls_accept_loop(self.clone(), l, acceptor))
+                } else {
+                    tokio::task::spawn_local(accept::accept_loop(self.clone(), l))
+                };
+                (local, handle)
+            }
+            Bound::Unix(l) => {
+                nonblocking(l.set_nonblocking(true))?;
+                let l = tokio::net::UnixListener::from_std(l).map_err(register)?;
+                (
+                    None,
+                    tokio::task::spawn_local(accept::unix_accept_loop(self.clone(), l)),
+                )
+            }
+            Bound::Udp(s) => {
+                let local = s.local_addr().ok();
+                nonblocking(s.set_nonblocking(true))?;
+                let s = tokio::net::UdpSocket::from_std(s).map_err(register)?;
+                (local, tokio::task::spawn_local(accept::udp_loop(self.clone(), s)))
+            }
+        };
         self.shared.listeners.borrow_mut().push((local, handle.abort_handle()));
         Ok(())
+    }
+
+    /// The protocol, callbacks and limits a new connection of this worker starts with.
+    pub(crate) fn connection_parts(&self) -> (Rc<P>, Callbacks<P>, Limits) {
+        (
+            self.shared.protocol.clone(),
+            self.shared.callbacks.borrow().conn.clone(),
+            self.shared.limits.get(),
+        )
     }
 
     /// Makes a connection for an accepted socket and starts its task.
@@ -417,8 +482,10 @@ impl Worker<Tcp> {
         crate::runner::run_all()
     }
 
-    /// Stops this process: the whole service when called in the master, only the current worker
-    /// process (which the master then replaces) when called in a worker process.
+    /// Stops the current worker process from one of its callbacks (Workerman's pattern for
+    /// "restart after N requests"): it stops accepting, closes its connections after flushing
+    /// them, and exits; the master starts its replacement at once. In `run_standalone`, ends the
+    /// run. Does nothing outside a worker's event loop.
     pub fn stop_all() {
         crate::process::request_stop(false);
     }
@@ -444,6 +511,11 @@ impl Worker<Tcp> {
         settings::get().stdout_file = Some(path.into());
     }
 
+    /// Size past which the log file keeps only its newer half (default 10 MiB).
+    pub fn set_log_file_max_size(bytes: u64) {
+        settings::get().log_file_max_size = bytes;
+    }
+
     /// How long a stopping worker process may take before the master kills it (default 2 s).
     pub fn set_stop_timeout(timeout: Duration) {
         settings::get().stop_timeout = timeout;
@@ -461,9 +533,9 @@ impl Worker<Tcp> {
 pub(crate) trait AnyWorker {
     fn spec(&self) -> Spec;
     /// In a worker process: the listener, inherited or bound here (before privileges are dropped).
-    fn bind(&self, inherited: Option<std::net::TcpListener>) -> Result<Option<std::net::TcpListener>>;
+    fn bind(&self, inherited: Option<crate::listen::Bound>) -> Result<Option<crate::listen::Bound>>;
     /// In a worker process: run `on_worker_start`, then start accepting on `listener`.
-    fn start(&self, id: usize, listener: Option<std::net::TcpListener>) -> Result<()>;
+    fn start(&self, id: usize, listener: Option<crate::listen::Bound>) -> Result<()>;
     /// In a worker process: `on_worker_stop`, stop accepting, and unless graceful close every
     /// connection (after flushing what is queued).
     fn stop(&self, graceful: bool);
@@ -475,16 +547,21 @@ impl<P: Protocol> AnyWorker for Worker<P> {
         self.shared.spec.borrow().clone()
     }
 
-    fn bind(&self, inherited: Option<std::net::TcpListener>) -> Result<Option<std::net::TcpListener>> {
+    fn bind(&self, inherited: Option<crate::listen::Bound>) -> Result<Option<crate::listen::Bound>> {
         let spec = self.spec();
         Ok(match (inherited, &spec.address) {
             (Some(l), _) => Some(l),
-            (None, Some(addr)) => Some(crate::listen::bind_tcp(addr, spec.reuse_port, spec.backlog)?),
+            (None, Some(addr)) => Some(crate::listen::bind(
+                addr,
+                spec.transport,
+                spec.reuse_port,
+                spec.backlog,
+            )?),
             (None, None) => None,
         })
     }
 
-    fn start(&self, id: usize, listener: Option<std::net::TcpListener>) -> Result<()> {
+    fn start(&self, id: usize, listener: Option<crate::listen::Bound>) -> Result<()> {
         self.shared.id.set(id);
         if let Some(handler) = self.shared.callbacks.borrow().error_handler.clone() {
             crate::panic::set_handler(Some(handler));

@@ -21,14 +21,6 @@ impl Extensions {
         None
     }
 
-    pub fn get_mut<T: 'static>(&mut self) -> Option<&mut T> {
-        let id = TypeId::of::<T>();
-        self.items
-            .iter_mut()
-            .find(|(k, _)| *k == id)
-            .and_then(|(_, v)| v.downcast_mut::<T>())
-    }
-
     pub fn get<T: 'static>(&self) -> Option<&T> {
         let id = TypeId::of::<T>();
         self.items
@@ -54,7 +46,8 @@ mod tests {
         assert_eq!(e.insert(5u32), None);
         assert_eq!(e.insert("x".to_string()), None);
         assert_eq!(e.insert(7u32), Some(5));
-        *e.get_mut::<u32>().unwrap() += 1;
+        let v = e.remove::<u32>().unwrap();
+        e.insert(v + 1);
         assert_eq!(e.get::<u32>(), Some(&8));
         assert_eq!(e.remove::<String>().as_deref(), Some("x"));
         assert_eq!(e.get::<String>(), None);

@@ -20,11 +20,13 @@ use crate::protocol::{Context, Protocol, Step, next_packet};
 use crate::stats;
 use crate::worker::Worker;
 
+mod client;
 mod data;
 pub(crate) mod pool;
 pub(crate) mod registry;
 mod stream;
 
+pub use client::{AsyncTcpConnection, AsyncUdpConnection};
 use data::Extensions;
 pub(crate) use stream::Io;
 
@@ -187,6 +189,8 @@ struct State<P: Protocol> {
     bytes_written: u64,
     /// The transport may hold written bytes of its own (TLS) that still need a flush.
     unflushed: bool,
+    /// `on_buffer_full` fired and `on_buffer_drain` has not yet.
+    full_signalled: bool,
 }
 
 struct Inner<P: Protocol> {
@@ -196,6 +200,10 @@ struct Inner<P: Protocol> {
     io: RefCell<Option<Rc<Io>>>,
     peer: Cell<Option<SocketAddr>>,
     local: Cell<Option<SocketAddr>>,
+    /// Counted in `status` and listed by `connections` (not datagram reply handles).
+    counted: bool,
+    /// Where an outgoing connection connects to (`None` for accepted connections).
+    client: Option<client::ClientInfo>,
     st: RefCell<State<P>>,
     /// Set by `wake`; the connection's task re-examines its state when it sees it.
     woken: Cell<bool>,
@@ -254,6 +262,55 @@ impl<P: Protocol> TcpConnection<P> {
         cb: Callbacks<P>,
         limits: Limits,
     ) -> Self {
+        Self::build(protocol, worker, io, cb, limits, true)
+    }
+
+    /// The reply handle of one received datagram: not a live connection (not counted, not
+    /// listed, no task); each send is one datagram to the sender.
+    pub(crate) fn datagram(
+        protocol: Rc<P>,
+        worker: Option<Worker<P>>,
+        io: Io,
+        cb: Callbacks<P>,
+        limits: Limits,
+    ) -> Self {
+        Self::build(protocol, worker, Some(io), cb, limits, false)
+    }
+
+    /// Frames and delivers one datagram (see [`datagram`](Self::datagram)).
+    pub(crate) fn deliver(&self, data: &[u8]) {
+        {
+            let mut st = self.inner.st.borrow_mut();
+            if st.recv.capacity() == 0 {
+                st.recv = pool::take_read();
+            }
+            st.recv.extend_from_slice(data);
+            st.bytes_read += data.len() as u64;
+        }
+        self.dispatch();
+    }
+
+    pub(crate) fn build(
+        protocol: Rc<P>,
+        worker: Option<Worker<P>>,
+        io: Option<Io>,
+        cb: Callbacks<P>,
+        limits: Limits,
+        counted: bool,
+    ) -> Self {
+        Self::build_with(protocol, worker, io, cb, limits, counted, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn build_with(
+        protocol: Rc<P>,
+        worker: Option<Worker<P>>,
+        io: Option<Io>,
+        cb: Callbacks<P>,
+        limits: Limits,
+        counted: bool,
+        client: Option<client::ClientInfo>,
+    ) -> Self {
         let status = if io.is_some() {
             Status::Established
         } else {
@@ -263,7 +320,9 @@ impl<P: Protocol> TcpConnection<P> {
             .as_ref()
             .map(|io| (io.peer_addr(), io.local_addr()))
             .unwrap_or((None, None));
-        stats::connection_opened();
+        if counted {
+            stats::connection_opened();
+        }
         let conn = TcpConnection {
             inner: Rc::new(Inner {
                 id: next_id(),
@@ -272,6 +331,8 @@ impl<P: Protocol> TcpConnection<P> {
                 io: RefCell::new(io.map(Rc::new)),
                 peer: Cell::new(peer),
                 local: Cell::new(local),
+                counted,
+                client,
                 st: RefCell::new(State {
                     status,
                     recv: BytesMut::new(),
@@ -286,13 +347,16 @@ impl<P: Protocol> TcpConnection<P> {
                     bytes_read: 0,
                     bytes_written: 0,
                     unflushed: false,
+                    full_signalled: false,
                 }),
                 woken: Cell::new(false),
                 waker: Cell::new(None),
                 drain: tokio::sync::Notify::new(),
             }),
         };
-        registry::register(conn.inner.id, Rc::new(Entry(Rc::downgrade(&conn.inner))));
+        if counted {
+            registry::register(conn.inner.id, Rc::new(Entry(Rc::downgrade(&conn.inner))));
+        }
         conn
     }
 
@@ -430,11 +494,27 @@ impl<P: Protocol> TcpConnection<P> {
         if st.send.is_empty() {
             return SendResult::Queued;
         }
+        let io = inner.io.borrow().clone();
+        if let Some(io) = io.as_ref().filter(|io| io.is_datagram()) {
+            // One send, one datagram: never coalesced, never queued (UDP drops when full).
+            let result = io.try_write(&st.send);
+            st.send.clear();
+            return match result {
+                Ok(n) => {
+                    st.bytes_written += n as u64;
+                    SendResult::Written
+                }
+                Err(_) => {
+                    drop(st);
+                    stats::send_fail();
+                    SendResult::Failed
+                }
+            };
+        }
         if !was_empty || st.in_dispatch || st.status == Status::Connecting {
             // Written by the dispatcher after this read, or by the task once writable.
             return self.queued(st);
         }
-        let io = inner.io.borrow().clone();
         let Some(io) = io else { return self.queued(st) };
         match io.try_write(&st.send) {
             Ok(n) => {
@@ -462,9 +542,12 @@ impl<P: Protocol> TcpConnection<P> {
         }
     }
 
-    fn queued(&self, st: std::cell::RefMut<'_, State<P>>) -> SendResult {
+    fn queued(&self, mut st: std::cell::RefMut<'_, State<P>>) -> SendResult {
         let full = st.send.len() >= st.limits.max_send_buffer_size;
         let cb = if full { st.cb.on_buffer_full.clone() } else { None };
+        if full {
+            st.full_signalled = true;
+        }
         drop(st);
         if let Some(cb) = cb {
             guard(|| cb(self));
@@ -525,8 +608,10 @@ impl<P: Protocol> TcpConnection<P> {
         if let Some(w) = &self.inner.worker {
             w.forget_connection(self.inner.id);
         }
-        stats::connection_closed();
-        registry::unregister(self.inner.id);
+        if self.inner.counted {
+            stats::connection_closed();
+            registry::unregister(self.inner.id);
+        }
         if let Some(cb) = on_close {
             guard(|| cb(self));
         }
@@ -653,10 +738,17 @@ impl<P: Protocol> TcpConnection<P> {
         self.inner.st.borrow().data.get::<T>().cloned()
     }
 
-    /// Runs `f` on the stored `T`. Don't call this connection's `set_data`/`with_data` inside `f`.
+    /// Runs `f` on the stored `T`. `f` may use the connection; while it runs, the `T` is taken out
+    /// (`data::<T>()` inside `f` sees `None`, and a `set_data::<T>` inside `f` wins).
     pub fn with_data<T: 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        // Taken out while `f` runs, so `f` may use this connection (send, close, other data).
+        let mut value = self.inner.st.borrow_mut().data.remove::<T>()?;
+        let r = f(&mut value);
         let mut st = self.inner.st.borrow_mut();
-        st.data.get_mut::<T>().map(f)
+        if st.data.get::<T>().is_none() {
+            st.data.insert(value);
+        }
+        Some(r)
     }
 
     /// Removes and returns the stored `T`.
@@ -765,7 +857,8 @@ impl<P: Protocol> TcpConnection<P> {
                 if st.paused || st.status != Status::Established || st.recv.is_empty() {
                     break None;
                 }
-                let (step, close) = self.next_packet(&mut st);
+                let (step, close) = guard(|| self.next_packet(&mut st))
+                    .unwrap_or_else(|| (Step::Fail("the protocol panicked".into()), false));
                 (step, st.cb.on_message.clone(), close)
             };
             if close {
@@ -877,6 +970,7 @@ impl<P: Protocol> TcpConnection<P> {
         self.inner.drain.notify_waiters();
         let closing = st.status == Status::Closing;
         let drain = st.cb.on_buffer_drain.clone();
+        st.full_signalled = false;
         drop(st);
         if let Some(cb) = drain {
             guard(|| cb(self));
@@ -906,7 +1000,16 @@ impl<P: Protocol> TcpConnection<P> {
                 pool::give_write(std::mem::take(&mut st.send));
                 self.inner.drain.notify_waiters();
                 let closing = st.status == Status::Closing;
+                // Whoever paused on `on_buffer_full` waits for `on_buffer_drain`.
+                let drain = if std::mem::take(&mut st.full_signalled) {
+                    st.cb.on_buffer_drain.clone()
+                } else {
+                    None
+                };
                 drop(st);
+                if let Some(cb) = drain {
+                    guard(|| cb(self));
+                }
                 if closing {
                     self.destroy();
                 }

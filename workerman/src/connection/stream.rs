@@ -109,11 +109,13 @@ impl Io {
             Io::Tcp(s) => s.borrow().try_write(buf),
             Io::Unix(s) => s.borrow().try_write(buf),
             Io::TlsServer(_) | Io::TlsClient(_) => Err(io::ErrorKind::WouldBlock.into()),
+            // Straight to the kernel: tokio's `try_send*` refuse until the reactor has seen the
+            // socket writable, and a datagram either fits in the socket buffer or is dropped.
             Io::Udp {
                 socket,
                 peer: Some(peer),
-            } => socket.try_send_to(buf, *peer),
-            Io::Udp { socket, peer: None } => socket.try_send(buf),
+            } => socket2::SockRef::from(&**socket).send_to(buf, &(*peer).into()),
+            Io::Udp { socket, peer: None } => socket2::SockRef::from(&**socket).send(buf),
         }
     }
 

@@ -55,6 +55,17 @@ pub(super) fn give_log_file_to(user: &str) {
     }
 }
 
+/// Hands a unix socket file to the worker user (when running as root), so it can be used by
+/// processes of that user.
+pub(super) fn give_socket_to(path: &std::path::Path, user: &str) {
+    if !getuid().is_root() {
+        return;
+    }
+    if let Ok(Some(u)) = User::from_name(user) {
+        let _ = nix::unistd::chown(path, Some(u.uid), Some(u.gid));
+    }
+}
+
 fn centered(title: &str, width: usize) -> String {
     let fill = width.saturating_sub(title.len());
     let left = fill / 2;
@@ -149,6 +160,8 @@ mod tests {
             max_memory: None,
             user: None,
             group: None,
+            transport: crate::address::Transport::Tcp,
+            tls: None,
         };
         let text = render(&[spec], "Press Ctrl+C to stop. Start success.");
         let lines: Vec<&str> = text.lines().collect();

@@ -6,7 +6,6 @@
 //! of its start is replaced after a growing delay (100 ms doubling to 10 s), never in a spin.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -47,7 +46,7 @@ struct Slot {
 
 struct Group {
     spec: Spec,
-    listener: Option<TcpListener>,
+    listener: Option<crate::listen::Bound>,
     slots: Vec<Slot>,
     /// Raw wait statuses (exit code << 8, or signal number) → count, as `status` shows them.
     exits: BTreeMap<i32, u64>,
@@ -110,13 +109,27 @@ pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
     }
     let mut groups = Vec::new();
     for spec in specs {
+        if spec.transport == crate::address::Transport::Ssl {
+            // Fail early, in the terminal, on a missing or bad certificate.
+            let files = spec.tls.as_ref().ok_or_else(|| Error::Address {
+                address: spec.address.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+                reason: "the ssl transport needs a certificate and key: call set_tls".into(),
+            })?;
+            crate::tls::server_config(files)?;
+        }
         let listener = match &spec.address {
-            Some(addr) if spec.reuse_port => {
+            Some(addr) if spec.reuse_port && spec.transport != crate::address::Transport::Unix => {
                 // Fail early, in the terminal, if the port is taken by someone else.
-                drop(crate::listen::bind_tcp(addr, true, spec.backlog)?);
+                drop(crate::listen::bind(addr, spec.transport, true, spec.backlog)?);
                 None
             }
-            Some(addr) => Some(crate::listen::bind_tcp(addr, false, spec.backlog)?),
+            Some(addr) => {
+                let bound = crate::listen::bind(addr, spec.transport, false, spec.backlog)?;
+                if let (crate::listen::Bound::Unix(_), Some(user), Some(path)) = (&bound, &spec.user, unix_path(addr)) {
+                    banner::give_socket_to(&path, user);
+                }
+                Some(bound)
+            }
             None => None,
         };
         let slots = (0..spec.count)
@@ -586,6 +599,13 @@ impl Master {
 
     fn exit(&mut self) -> ! {
         pidfile::remove(&self.pid_file);
+        for g in &self.groups {
+            if let (Some(crate::listen::Bound::Unix(_)), Some(path)) =
+                (&g.listener, g.spec.address.as_ref().and_then(unix_path))
+            {
+                let _ = std::fs::remove_file(path);
+            }
+        }
         settings::log(&format!("Workerman[{}] has been stopped", self.name));
         std::process::exit(0);
     }
@@ -594,4 +614,11 @@ impl Master {
 fn backoff(quick_exits: u32) -> Duration {
     let factor = 1u32 << quick_exits.saturating_sub(1).min(10);
     (BACKOFF_START * factor).min(BACKOFF_MAX)
+}
+
+fn unix_path(addr: &crate::address::Address) -> Option<PathBuf> {
+    match addr.target() {
+        crate::address::Target::Unix(p) => Some(p.clone()),
+        _ => None,
+    }
 }

@@ -2,7 +2,6 @@
 //! inherited and its role in the environment.
 
 use std::io;
-use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
@@ -17,7 +16,7 @@ use crate::sys;
 pub(crate) fn spawn_worker(
     index: usize,
     id: usize,
-    listener: Option<&TcpListener>,
+    listener: Option<&crate::listen::Bound>,
     control: &UnixStream,
     daemon: bool,
 ) -> io::Result<Pid> {

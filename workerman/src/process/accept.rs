@@ -1,16 +1,42 @@
-//! The accept loop of one listener in a worker process.
+//! Serving a bound socket in a worker process: accept loops (TCP, TLS, Unix) and the UDP
+//! receive loop.
 
 use std::io;
+use std::rc::Rc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use bytes::BytesMut;
+use tokio::net::{TcpListener, UdpSocket, UnixListener};
 
-use crate::connection::Io;
+use crate::connection::{Io, TcpConnection};
 use crate::protocol::Protocol;
 use crate::worker::Worker;
 
 /// Pause after running out of file descriptors or memory, so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// How long a TLS client may take to complete its handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest UDP datagram received (Workerman's 65535).
+const MAX_DATAGRAM: usize = 65_535;
+
+/// Handles an accept error; `true` means keep going after the back-off.
+async fn accept_failed<P: Protocol>(worker: &Worker<P>, e: &io::Error, warned: &mut bool) {
+    if matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    ) {
+        if !*warned {
+            crate::settings::log(&format!(
+                "worker[{}:{}] accept failed: {e}; pausing accepts briefly",
+                worker.name(),
+                std::process::id()
+            ));
+            *warned = true;
+        }
+        tokio::time::sleep(ACCEPT_BACKOFF).await;
+    }
+    // ECONNABORTED and friends: that one connection is gone; keep accepting.
+}
 
 pub(crate) async fn accept_loop<P: Protocol>(worker: Worker<P>, listener: TcpListener) {
     let mut warned = false;
@@ -21,26 +47,82 @@ pub(crate) async fn accept_loop<P: Protocol>(worker: Worker<P>, listener: TcpLis
                 let _ = stream.set_nodelay(true);
                 worker.adopt(Io::tcp(stream));
             }
-            Err(e) if is_resource_error(&e) => {
-                if !warned {
-                    crate::settings::log(&format!(
-                        "worker[{}:{}] accept failed: {e}; pausing accepts briefly",
-                        worker.name(),
-                        std::process::id()
-                    ));
-                    warned = true;
-                }
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-            }
-            // ECONNABORTED and friends: that one connection is gone; keep accepting.
-            Err(_) => {}
+            Err(e) => accept_failed(&worker, &e, &mut warned).await,
         }
     }
 }
 
-fn is_resource_error(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
+pub(crate) async fn unix_accept_loop<P: Protocol>(worker: Worker<P>, listener: UnixListener) {
+    let mut warned = false;
+    loop {
+        match listener.accept().await {
+            Ok((stream, _peer)) => {
+                warned = false;
+                worker.adopt(Io::Unix(std::cell::RefCell::new(stream)));
+            }
+            Err(e) => accept_failed(&worker, &e, &mut warned).await,
+        }
+    }
+}
+
+/// Accepts TCP connections and completes each TLS handshake in a task of its own (a slow or
+/// plaintext client never holds up the others); a failed handshake is one log line.
+pub(crate) async fn tls_accept_loop<P: Protocol>(
+    worker: Worker<P>,
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+) {
+    let mut warned = false;
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                warned = false;
+                let _ = stream.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                let worker = worker.clone();
+                tokio::task::spawn_local(async move {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => worker.adopt(Io::TlsServer(Box::new(std::cell::RefCell::new(tls)))),
+                        Ok(Err(e)) => crate::settings::log(&format!(
+                            "worker[{}:{}] TLS handshake with {peer} failed: {e}",
+                            worker.name(),
+                            std::process::id()
+                        )),
+                        Err(_) => crate::settings::log(&format!(
+                            "worker[{}:{}] TLS handshake with {peer} timed out after {TLS_HANDSHAKE_TIMEOUT:?}",
+                            worker.name(),
+                            std::process::id()
+                        )),
+                    }
+                });
+            }
+            Err(e) => accept_failed(&worker, &e, &mut warned).await,
+        }
+    }
+}
+
+/// Receives datagrams; each one is framed by the protocol on its own and delivered through a
+/// reply handle bound to its sender (no `on_connect` / `on_close` for UDP).
+pub(crate) async fn udp_loop<P: Protocol>(worker: Worker<P>, socket: UdpSocket) {
+    let socket = Rc::new(socket);
+    let mut buf = BytesMut::with_capacity(MAX_DATAGRAM);
+    loop {
+        buf.clear();
+        buf.reserve(MAX_DATAGRAM);
+        match socket.recv_buf_from(&mut buf).await {
+            Ok((_, peer)) => {
+                let (protocol, mut callbacks, limits) = worker.connection_parts();
+                callbacks.on_connect = None;
+                callbacks.on_close = None;
+                let io = Io::Udp {
+                    socket: socket.clone(),
+                    peer: Some(peer),
+                };
+                let conn = TcpConnection::datagram(protocol, Some(worker.clone()), io, callbacks, limits);
+                conn.deliver(&buf);
+            }
+            // ICMP errors for earlier replies surface here; they concern no one now.
+            Err(_) => tokio::task::yield_now().await,
+        }
+    }
 }

@@ -98,8 +98,16 @@ pub(crate) fn standalone_panic(report: &PanicReport) -> bool {
 }
 
 enum Intent {
-    Stop { graceful: bool },
-    Reload { graceful: bool },
+    Stop {
+        graceful: bool,
+    },
+    /// `Worker::stop_all()` (or a limit) from inside this process: the master should replace it.
+    StopRequested {
+        graceful: bool,
+    },
+    Reload {
+        graceful: bool,
+    },
 }
 
 struct Signals {
@@ -130,7 +138,7 @@ impl Signals {
             _ = self.term.recv() => Intent::Stop { graceful: true },
             _ = self.usr1.recv() => Intent::Reload { graceful: false },
             _ = self.quit.recv() => Intent::Reload { graceful: true },
-            _ = stop.notified() => Intent::Stop { graceful: STOP_GRACEFUL.with(Cell::get).unwrap_or(false) },
+            _ = stop.notified() => Intent::StopRequested { graceful: STOP_GRACEFUL.with(Cell::get).unwrap_or(false) },
         }
     }
 }
@@ -159,7 +167,8 @@ pub(crate) fn run_worker(role: Role) -> ! {
     let spec = worker.spec();
     crate::panic::install(&spec.name, false);
     sys::set_process_name(&format!("wm {}", spec.name));
-    let listener = role.fd.map(sys::tcp_listener_from_fd);
+    let transport = worker.spec().transport;
+    let listener = role.fd.map(|fd| crate::listen::Bound::from_inherited(transport, fd));
     let code = match runtime() {
         Ok(rt) => {
             let local = tokio::task::LocalSet::new();
@@ -183,7 +192,7 @@ pub(crate) fn run_worker(role: Role) -> ! {
     std::process::exit(code)
 }
 
-async fn serve(worker: Rc<dyn AnyWorker>, id: usize, listener: Option<std::net::TcpListener>, initial: usize) -> i32 {
+async fn serve(worker: Rc<dyn AnyWorker>, id: usize, listener: Option<crate::listen::Bound>, initial: usize) -> i32 {
     let name = worker.spec().name;
     let pid = std::process::id();
     let mut signals = match Signals::install() {
@@ -216,6 +225,11 @@ async fn serve(worker: Rc<dyn AnyWorker>, id: usize, listener: Option<std::net::
     let graceful = loop {
         match signals.next().await {
             Intent::Stop { graceful } => break graceful,
+            Intent::StopRequested { graceful } => {
+                // Expected, not a crash: the master starts the replacement right away.
+                control::announce_retire("Worker::stop_all called").await;
+                break graceful;
+            }
             Intent::Reload { graceful } => {
                 worker.reload();
                 if worker.spec().reloadable {

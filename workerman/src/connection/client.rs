@@ -1,0 +1,422 @@
+//! Outgoing connections: [`AsyncTcpConnection`] (TCP, TLS, Unix) and [`AsyncUdpConnection`].
+//!
+//! They are [`TcpConnection`]s with somewhere to connect to: the same send/buffer semantics, the
+//! same callbacks, plus `connect`, `reconnect(delay)` and connect failures reported to `on_error`
+//! (then `on_close`, unless `reconnect` is called from one of them). Sends made while connecting
+//! are queued and written once connected. Names are resolved asynchronously.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::net::{TcpSocket, UdpSocket, UnixStream};
+
+use super::{Callbacks, ConnectionError, Entry, Io, Limits, Status, TcpConnection, registry};
+use crate::address::{Address, Target, Transport};
+use crate::error::{Error, Result};
+use crate::panic::guard;
+use crate::protocol::Protocol;
+use crate::stats;
+
+/// Default for [`AsyncTcpConnection::set_connect_timeout`]: 30 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where and how an outgoing connection connects.
+pub(crate) struct ClientInfo {
+    address: Address,
+    transport: Cell<Transport>,
+    ca: RefCell<Option<PathBuf>>,
+    server_name: RefCell<Option<String>>,
+    local: Cell<Option<SocketAddr>>,
+    connect_timeout: Cell<Duration>,
+    reconnect: RefCell<Option<tokio::task::AbortHandle>>,
+}
+
+fn client_parts<P: Protocol>(address: &str) -> Result<Address> {
+    let addr = Address::parse(address)?;
+    if !addr.is_transport_scheme() && addr.scheme() != P::SCHEME {
+        return Err(Error::Address {
+            address: address.into(),
+            reason: format!(
+                "the scheme `{}` does not match this connection's protocol `{}`",
+                addr.scheme(),
+                P::SCHEME
+            ),
+        });
+    }
+    Ok(addr)
+}
+
+fn build<P: Protocol>(addr: Address, protocol: P) -> TcpConnection<P> {
+    let transport = addr.transport();
+    let info = ClientInfo {
+        address: addr,
+        transport: Cell::new(transport),
+        ca: RefCell::new(None),
+        server_name: RefCell::new(None),
+        local: Cell::new(None),
+        connect_timeout: Cell::new(DEFAULT_CONNECT_TIMEOUT),
+        reconnect: RefCell::new(None),
+    };
+    TcpConnection::build_with(
+        Rc::new(protocol),
+        None,
+        None,
+        Callbacks::default(),
+        Limits::default(),
+        true,
+        Some(info),
+    )
+}
+
+/// An outgoing stream connection (Workerman's `AsyncTcpConnection`): `tcp://`, `text://`,
+/// `frame://` or any protocol's scheme; `ssl://` (or [`set_transport`](Self::set_transport)) for
+/// TLS; `unix:///path`. Dereferences to [`TcpConnection`] for `send`, `close`, callbacks...
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use workerman::connection::AsyncTcpConnection;
+/// use workerman::protocol::Text;
+///
+/// // Inside a worker process (e.g. in on_worker_start):
+/// let conn = AsyncTcpConnection::<Text>::new("text://127.0.0.1:2348").unwrap();
+/// conn.on_connect(|c| {
+///     c.send("hello");
+/// });
+/// conn.on_message(|_, line| println!("got {line}"));
+/// conn.on_close(|c| c.reconnect(Duration::from_secs(1)));
+/// conn.connect();
+/// ```
+pub struct AsyncTcpConnection<P: Protocol> {
+    conn: TcpConnection<P>,
+}
+
+impl<P: Protocol> Clone for AsyncTcpConnection<P> {
+    fn clone(&self) -> Self {
+        AsyncTcpConnection {
+            conn: self.conn.clone(),
+        }
+    }
+}
+
+impl<P: Protocol> Deref for AsyncTcpConnection<P> {
+    type Target = TcpConnection<P>;
+    fn deref(&self) -> &TcpConnection<P> {
+        &self.conn
+    }
+}
+
+impl<P: Protocol + Default> AsyncTcpConnection<P> {
+    /// A connection to `address`, not connected yet (call [`connect`](TcpConnection::connect)).
+    pub fn new(address: &str) -> Result<Self> {
+        Self::with_protocol(address, P::default())
+    }
+}
+
+impl<P: Protocol> AsyncTcpConnection<P> {
+    /// A connection to `address` with a configured protocol instance.
+    pub fn with_protocol(address: &str, protocol: P) -> Result<Self> {
+        let addr = client_parts::<P>(address)?;
+        if addr.transport() == Transport::Udp {
+            return Err(Error::Address {
+                address: address.into(),
+                reason: "use AsyncUdpConnection for udp".into(),
+            });
+        }
+        Ok(AsyncTcpConnection {
+            conn: build(addr, protocol),
+        })
+    }
+
+    /// The connection handle.
+    pub fn connection(&self) -> &TcpConnection<P> {
+        &self.conn
+    }
+
+    /// Called on each successful connect (also after a reconnect).
+    pub fn on_connect(&self, f: impl Fn(&TcpConnection<P>) + 'static) {
+        self.conn.inner.st.borrow_mut().cb.on_connect = Some(Rc::new(f));
+    }
+
+    /// Binds the local side to this address before connecting (Workerman's `bindto`).
+    pub fn set_local_address(&self, addr: SocketAddr) {
+        self.info().local.set(Some(addr));
+    }
+
+    /// `Transport::Ssl` for TLS (Workerman's `$connection->transport = 'ssl'`).
+    pub fn set_transport(&self, transport: Transport) {
+        self.info().transport.set(transport);
+    }
+
+    /// Trust the CA certificates in this PEM file instead of the system's roots (TLS).
+    pub fn set_tls_ca(&self, path: impl Into<PathBuf>) {
+        *self.info().ca.borrow_mut() = Some(path.into());
+    }
+
+    /// The name the server's certificate must carry (default: the host of the address).
+    pub fn set_tls_server_name(&self, name: impl Into<String>) {
+        *self.info().server_name.borrow_mut() = Some(name.into());
+    }
+
+    /// How long a connect (name resolution, TCP and TLS handshakes) may take (default 30 s).
+    pub fn set_connect_timeout(&self, timeout: Duration) {
+        self.info().connect_timeout.set(timeout);
+    }
+
+    fn info(&self) -> &ClientInfo {
+        self.conn
+            .inner
+            .client
+            .as_ref()
+            .expect("an AsyncTcpConnection has client info")
+    }
+}
+
+/// An outgoing UDP "connection" (Workerman's `AsyncUdpConnection`): `udp://host:port`, or a
+/// protocol scheme with [`Transport::Udp`] set... `connect` binds a local socket and connects it
+/// to the peer; each `send` is one datagram (sends made before the socket is connected are
+/// queued and leave as one datagram); each datagram received is framed on its own and delivered
+/// to `on_message`. `close` fires `on_close` locally (UDP tells the peer nothing).
+pub struct AsyncUdpConnection<P: Protocol> {
+    conn: TcpConnection<P>,
+}
+
+impl<P: Protocol> Clone for AsyncUdpConnection<P> {
+    fn clone(&self) -> Self {
+        AsyncUdpConnection {
+            conn: self.conn.clone(),
+        }
+    }
+}
+
+impl<P: Protocol> Deref for AsyncUdpConnection<P> {
+    type Target = TcpConnection<P>;
+    fn deref(&self) -> &TcpConnection<P> {
+        &self.conn
+    }
+}
+
+impl<P: Protocol + Default> AsyncUdpConnection<P> {
+    /// A UDP socket for `address` (`udp://1.2.3.4:53`, or `text://...` for text datagrams).
+    pub fn new(address: &str) -> Result<Self> {
+        Self::with_protocol(address, P::default())
+    }
+}
+
+impl<P: Protocol> AsyncUdpConnection<P> {
+    /// A UDP socket for `address` with a configured protocol instance.
+    pub fn with_protocol(address: &str, protocol: P) -> Result<Self> {
+        let addr = client_parts::<P>(address)?;
+        if matches!(addr.target(), Target::Unix(_)) {
+            return Err(Error::Address {
+                address: address.into(),
+                reason: "UDP needs host:port".into(),
+            });
+        }
+        let conn = build(addr, protocol);
+        conn.inner
+            .client
+            .as_ref()
+            .expect("client")
+            .transport
+            .set(Transport::Udp);
+        Ok(AsyncUdpConnection { conn })
+    }
+
+    /// Called once the socket is connected.
+    pub fn on_connect(&self, f: impl Fn(&TcpConnection<P>) + 'static) {
+        self.conn.inner.st.borrow_mut().cb.on_connect = Some(Rc::new(f));
+    }
+
+    /// Binds the local side to this address.
+    pub fn set_local_address(&self, addr: SocketAddr) {
+        self.conn.inner.client.as_ref().expect("client").local.set(Some(addr));
+    }
+}
+
+impl<P: Protocol> TcpConnection<P> {
+    /// Connects an outgoing connection ([`AsyncTcpConnection`], [`AsyncUdpConnection`]) in the
+    /// background; `on_connect` or `on_error` + `on_close` tell how it went. No-op for accepted
+    /// connections, and while connected.
+    ///
+    /// # Panics
+    /// Outside a worker process's event loop.
+    pub fn connect(&self) {
+        if self.inner.client.is_none() {
+            return;
+        }
+        if self.status() == Status::Closed {
+            self.revive();
+        }
+        if self.status() != Status::Connecting || self.inner.io.borrow().is_some() {
+            return;
+        }
+        self.cancel_reconnect();
+        tokio::task::spawn_local(self.clone().run_connect());
+    }
+
+    /// Connects again after `after` (typically from `on_close` or `on_error`); the callbacks are
+    /// kept. Replaces a reconnect already scheduled.
+    pub fn reconnect(&self, after: Duration) {
+        let Some(info) = &self.inner.client else { return };
+        match self.status() {
+            Status::Closed => self.revive(),
+            Status::Connecting if self.inner.io.borrow().is_none() => {}
+            // Connected: close this session first, keeping the callbacks.
+            _ => {
+                self.destroy_keeping_callbacks();
+                self.revive();
+            }
+        }
+        self.cancel_reconnect();
+        let conn = self.clone();
+        let handle = tokio::task::spawn_local(async move {
+            tokio::time::sleep(after).await;
+            conn.inner
+                .client
+                .as_ref()
+                .expect("client")
+                .reconnect
+                .borrow_mut()
+                .take();
+            conn.run_connect().await;
+        });
+        *info.reconnect.borrow_mut() = Some(handle.abort_handle());
+    }
+
+    /// Cancels a reconnect scheduled by [`reconnect`](Self::reconnect).
+    pub fn cancel_reconnect(&self) {
+        if let Some(info) = &self.inner.client
+            && let Some(h) = info.reconnect.borrow_mut().take()
+        {
+            h.abort();
+        }
+    }
+
+    /// Makes a closed outgoing connection connectable again.
+    fn revive(&self) {
+        let mut st = self.inner.st.borrow_mut();
+        if st.status != Status::Closed {
+            return;
+        }
+        st.status = Status::Connecting;
+        st.want = None;
+        st.recv = bytes::BytesMut::new();
+        st.send = bytes::BytesMut::new();
+        st.unflushed = false;
+        st.proto = P::State::default();
+        drop(st);
+        stats::connection_opened();
+        registry::register(self.inner.id, Rc::new(Entry(Rc::downgrade(&self.inner))));
+    }
+
+    fn destroy_keeping_callbacks(&self) {
+        let cb = self.inner.st.borrow().cb.clone();
+        self.destroy();
+        self.inner.st.borrow_mut().cb = cb;
+    }
+
+    async fn run_connect(self) {
+        let info = self.inner.client.as_ref().expect("client");
+        let timeout = info.connect_timeout.get();
+        let result = match tokio::time::timeout(timeout, open(info)).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "connect {} fail after {} seconds",
+                info.address,
+                timeout.as_secs_f64()
+            )),
+        };
+        if self.status() != Status::Connecting {
+            return; // closed meanwhile
+        }
+        match result {
+            Ok(io) => {
+                self.inner.peer.set(io.peer_addr());
+                self.inner.local.set(io.local_addr());
+                *self.inner.io.borrow_mut() = Some(Rc::new(io));
+                self.inner.st.borrow_mut().status = Status::Established;
+                tokio::task::spawn_local(self.clone().drive());
+            }
+            Err(why) => {
+                let cb = self.inner.st.borrow().cb.on_error.clone();
+                if let Some(cb) = cb {
+                    guard(|| cb(&self, &ConnectionError::ConnectFailed(why)));
+                }
+                if self.status() == Status::Connecting && info.reconnect.borrow().is_none() {
+                    self.destroy();
+                }
+            }
+        }
+    }
+}
+
+/// Opens the socket an outgoing connection describes.
+async fn open(info: &ClientInfo) -> std::result::Result<Io, String> {
+    let addr = &info.address;
+    let (host, port) = match addr.target() {
+        Target::Unix(path) => {
+            return UnixStream::connect(path)
+                .await
+                .map(|s| Io::Unix(RefCell::new(s)))
+                .map_err(|e| format!("connect {addr} fail: {e}"));
+        }
+        Target::Inet { host, port } => (host.clone(), *port),
+    };
+    let candidates: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+    let fail = |e: &dyn std::fmt::Display| format!("connect {addr} fail: {e}");
+    if info.transport.get() == Transport::Udp {
+        let peer = *candidates
+            .first()
+            .ok_or_else(|| format!("{host} resolves to no address"))?;
+        let local = info.local.get().unwrap_or_else(|| match peer {
+            SocketAddr::V4(_) => "0.0.0.0:0".parse().expect("literal"),
+            SocketAddr::V6(_) => "[::]:0".parse().expect("literal"),
+        });
+        let socket = UdpSocket::bind(local).await.map_err(|e| fail(&e))?;
+        socket.connect(peer).await.map_err(|e| fail(&e))?;
+        return Ok(Io::Udp {
+            socket: Rc::new(socket),
+            peer: None,
+        });
+    }
+    let mut last = format!("{host} resolves to no address");
+    let mut stream = None;
+    for peer in candidates {
+        let socket = match peer {
+            SocketAddr::V4(_) => TcpSocket::new_v4(),
+            SocketAddr::V6(_) => TcpSocket::new_v6(),
+        }
+        .map_err(|e| fail(&e))?;
+        if let Some(local) = info.local.get() {
+            socket.bind(local).map_err(|e| fail(&e))?;
+        }
+        match socket.connect(peer).await {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = fail(&e),
+        }
+    }
+    let stream = stream.ok_or(last)?;
+    let _ = stream.set_nodelay(true);
+    if info.transport.get() != Transport::Ssl {
+        return Ok(Io::tcp(stream));
+    }
+    let config = crate::tls::client_config(info.ca.borrow().as_deref()).map_err(|e| e.to_string())?;
+    let name = info.server_name.borrow().clone().unwrap_or(host);
+    let server_name = rustls::pki_types::ServerName::try_from(name.clone())
+        .map_err(|e| format!("bad TLS server name {name}: {e}"))?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(server_name, stream)
+        .await
+        .map_err(|e| format!("TLS handshake with {addr} failed: {e}"))?;
+    Ok(Io::TlsClient(Box::new(RefCell::new(tls))))
+}
