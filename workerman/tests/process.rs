@@ -73,12 +73,21 @@ fn kill(pid: i32, sig: i32) {
 struct App {
     exe: PathBuf,
     dir: PathBuf,
-    _serial: std::sync::MutexGuard<'static, ()>,
+    _serial: Option<std::sync::MutexGuard<'static, ()>>,
+}
+
+thread_local! {
+    /// Whether this test thread holds SERIAL already (a test may run several apps).
+    static HOLDS_SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl App {
     fn new(name: &str) -> App {
-        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let serial = if HOLDS_SERIAL.with(|h| h.replace(true)) {
+            None
+        } else {
+            Some(SERIAL.lock().unwrap_or_else(|e| e.into_inner()))
+        };
         let exe = examples_dir().join(name);
         assert!(
             exe.exists(),
@@ -163,6 +172,9 @@ impl App {
 
 impl Drop for App {
     fn drop(&mut self) {
+        if self._serial.is_some() {
+            HOLDS_SERIAL.with(|h| h.set(false));
+        }
         if let Ok(pid) = fs::read_to_string(self.pid_file()).map(|t| t.trim().parse::<i32>().unwrap_or(0))
             && pid > 0
             && alive(pid)
@@ -885,5 +897,198 @@ fn restart_and_live_status() {
     );
     let _ = live.kill();
     let _ = live.wait();
+    assert!(app.stop().status.success());
+}
+
+fn rss_kb(pid: i32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn udp_echo_replies_to_each_datagram() {
+    let app = App::new("udp_echo");
+    app.start_daemon();
+    app.workers(1);
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    // UDP has no handshake: retry until the worker answers.
+    let reply = wait_for("a UDP reply", || {
+        s.send_to(b"hi", ("127.0.0.1", 2351)).ok()?;
+        let mut buf = [0u8; 128];
+        let n = s.recv(&mut buf).ok()?;
+        Some(buf[..n].to_vec())
+    });
+    assert_eq!(reply, b"received: hi");
+    assert!(app.stop().status.success());
+}
+
+#[test]
+fn unix_echo_replaces_stale_socket_and_removes_it_at_stop() {
+    let path = std::path::Path::new("/tmp/workerman-unix_echo.sock");
+    let _ = fs::remove_file(path);
+    drop(std::os::unix::net::UnixListener::bind(path).unwrap()); // a stale socket file
+    let app = App::new("unix_echo");
+    app.start_daemon();
+    app.workers(1);
+    let s = std::os::unix::net::UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    (&s).write_all(b"over unix\n").unwrap();
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, "over unix\n");
+    assert!(app.stop().status.success());
+    assert!(!path.exists(), "the socket file is removed at stop");
+}
+
+#[test]
+fn tcp_proxy_streams_100_mib_to_a_slow_reader_with_bounded_memory() {
+    // The upstream (where tcp_proxy forwards) is this test: it reads slowly and counts.
+    let upstream = std::net::TcpListener::bind(("127.0.0.1", 2347)).unwrap();
+    let app = App::new("tcp_proxy");
+    app.start_daemon();
+    let proxies = app.workers(2);
+    const TOTAL: usize = 100 << 20;
+    let mut client = connect(2352);
+    let (mut up, _) = upstream.accept().unwrap();
+    up.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![0x5au8; 256 * 1024];
+        for _ in 0..TOTAL / chunk.len() {
+            client.write_all(&chunk).unwrap();
+        }
+        client
+    });
+    let baseline: u64 = proxies.iter().map(|p| rss_kb(*p)).sum();
+    let (mut got, mut peak) = (0usize, 0u64);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut reads = 0u64;
+    while got < TOTAL {
+        let n = up.read(&mut buf).unwrap();
+        assert!(n > 0, "upstream closed early after {got} bytes");
+        assert!(buf[..n].iter().all(|&b| b == 0x5a));
+        got += n;
+        reads += 1;
+        if reads % 64 == 0 {
+            peak = peak.max(proxies.iter().map(|p| rss_kb(*p)).sum());
+            // Slow reader: about 50 MiB/s at most.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    assert_eq!(got, TOTAL);
+    // Backpressure, not buffering: the proxies grew by a few MiB at most, not by 100.
+    assert!(
+        peak.saturating_sub(baseline) < 32 * 1024,
+        "proxy RSS grew from {baseline} kB to {peak} kB"
+    );
+    // And the other way: upstream → client.
+    let mut client = writer.join().unwrap();
+    up.write_all(b"reply from upstream").unwrap();
+    let mut back = [0u8; 19];
+    client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    client.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"reply from upstream");
+    // Closing one side closes the other.
+    drop(up);
+    let mut rest = Vec::new();
+    let _ = client.read_to_end(&mut rest);
+    assert!(app.stop().status.success());
+}
+
+#[test]
+fn text_client_connects_and_reconnects_after_the_server_restarts() {
+    let server = App::new("text_chat");
+    server.start_daemon();
+    let client = App::new("text_client");
+    client.start_daemon();
+    client.wait_log("text_client: connected to 127.0.0.1:2348");
+    client.wait_log("text_client: got your uid is");
+    client.wait_log("said: ping 1");
+    // The server goes away and comes back: the client reconnects by itself.
+    assert!(server.stop().status.success());
+    client.wait_log("text_client: closed; reconnecting in 1 s");
+    server.start_daemon();
+    wait_for("a second connect", || {
+        (client.log().matches("text_client: connected to").count() >= 2).then_some(())
+    });
+    assert!(client.stop().status.success());
+    assert!(server.stop().status.success());
+}
+
+fn write_test_cert(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+    fs::write(&c, cert.cert.pem()).unwrap();
+    fs::write(&k, cert.signing_key.serialize_pem()).unwrap();
+    (c, k)
+}
+
+#[test]
+fn text_tls_serves_real_tls_clients_and_rejects_bad_files() {
+    let app = App::new("text_tls");
+    // Missing files: a clear start error, nothing left running.
+    let out = app
+        .cmd(&["start", "-d"])
+        .env("TLS_CERT", "/nonexistent.pem")
+        .env("TLS_KEY", "/nonexistent.key")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("cannot read the TLS certificate /nonexistent.pem"),
+        "{out:?}"
+    );
+    assert!(!app.pid_file().exists());
+
+    let (cert, key) = write_test_cert(&app.dir);
+    let out = app
+        .cmd(&["start", "-d"])
+        .env("TLS_CERT", &cert)
+        .env("TLS_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    app.workers(1);
+    connect(2384);
+    // Python's ssl module, verifying against the test certificate.
+    let py = format!(
+        "import socket, ssl\nctx = ssl.create_default_context(cafile={cert:?})\ns = ctx.wrap_socket(socket.create_connection(('127.0.0.1', 2384)), server_hostname='localhost')\ns.sendall(b'hi\\n')\nprint(s.recv(100).decode(), end='')\n",
+        cert = cert.display().to_string()
+    );
+    let out = Command::new("python3").arg("-c").arg(&py).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tls: hi\n");
+    // openssl s_client
+    let mut s_client = Command::new("openssl")
+        .args(["s_client", "-quiet", "-connect", "127.0.0.1:2384", "-CAfile"])
+        .arg(&cert)
+        .args(["-verify_return_error", "-servername", "localhost"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    s_client.stdin.as_mut().unwrap().write_all(b"from openssl\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(s_client.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "tls: from openssl\n");
+    // s_client keeps the session open after stdin ends; end it.
+    let _ = s_client.kill();
+    let _ = s_client.wait();
+    // A plaintext client gets closed, with one log line; TLS clients carry on.
+    let mut plain = connect(2384);
+    plain.write_all(b"hello in the clear\n").unwrap();
+    let mut rest = Vec::new();
+    let _ = plain.read_to_end(&mut rest);
+    app.wait_log("TLS handshake with 127.0.0.1:");
+    let out = Command::new("python3").arg("-c").arg(&py).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tls: hi\n");
     assert!(app.stop().status.success());
 }
