@@ -861,9 +861,11 @@ fn worker_processes_drop_root_privileges() {
     let master = app.master();
     let worker = app.workers(1)[0];
     assert_eq!(uid_of(master), 0, "the master stays root");
-    assert_eq!(uid_of(worker), 65534, "the worker runs as nobody");
+    // The process switches user right after it starts (and before it serves).
+    wait_for("the worker to run as nobody (65534)", || (uid_of(worker) == 65534).then_some(()));
     let mut s = connect(843);
     s.write_all(b"<policy-file-request/>\0").unwrap();
+    assert_eq!(uid_of(worker), 65534, "still nobody while serving");
     let mut reply = Vec::new();
     s.read_to_end(&mut reply).unwrap();
     assert!(reply.starts_with(b"<?xml") && reply.ends_with(b"</cross-domain-policy>\0"));
