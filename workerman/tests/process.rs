@@ -862,7 +862,9 @@ fn worker_processes_drop_root_privileges() {
     let worker = app.workers(1)[0];
     assert_eq!(uid_of(master), 0, "the master stays root");
     // The process switches user right after it starts (and before it serves).
-    wait_for("the worker to run as nobody (65534)", || (uid_of(worker) == 65534).then_some(()));
+    wait_for("the worker to run as nobody (65534)", || {
+        (uid_of(worker) == 65534).then_some(())
+    });
     let mut s = connect(843);
     s.write_all(b"<policy-file-request/>\0").unwrap();
     assert_eq!(uid_of(worker), 65534, "still nobody while serving");
@@ -1092,5 +1094,42 @@ fn text_tls_serves_real_tls_clients_and_rejects_bad_files() {
     app.wait_log("TLS handshake with 127.0.0.1:");
     let out = Command::new("python3").arg("-c").arg(&py).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "tls: hi\n");
+    assert!(app.stop().status.success());
+}
+
+#[test]
+fn renewed_tls_certificate_is_served_after_reload() {
+    let app = App::new("text_tls");
+    let (cert, key) = write_test_cert(&app.dir);
+    let out = app
+        .cmd(&["start", "-d"])
+        .env("TLS_CERT", &cert)
+        .env("TLS_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    app.workers(1);
+    connect(2384);
+    let verify = |ca: &std::path::Path| {
+        let py = format!(
+            "import socket, ssl\nctx = ssl.create_default_context(cafile={ca:?})\ns = ctx.wrap_socket(socket.create_connection(('127.0.0.1', 2384)), server_hostname='localhost')\ns.sendall(b'x\\n')\nprint(s.recv(100).decode(), end='')\n",
+            ca = ca.display().to_string()
+        );
+        let out = Command::new("python3").arg("-c").arg(&py).output().unwrap();
+        out.status.success() && String::from_utf8_lossy(&out.stdout) == "tls: x\n"
+    };
+    let old_ca = app.dir.join("old-ca.pem");
+    fs::copy(&cert, &old_ca).unwrap();
+    assert!(verify(&old_ca));
+    // Renew: a new key and certificate at the same paths; the running processes keep the old.
+    let renewed = app.dir.join("renewed");
+    fs::create_dir_all(&renewed).unwrap();
+    let (new_cert, new_key) = write_test_cert(&renewed);
+    fs::copy(&new_cert, &cert).unwrap();
+    fs::copy(&new_key, &key).unwrap();
+    assert!(verify(&old_ca), "no change before reload");
+    assert!(app.run(&["reload"]).status.success());
+    wait_for("the renewed certificate", || verify(&new_cert).then_some(()));
+    assert!(!verify(&old_ca), "the old certificate is gone");
     assert!(app.stop().status.success());
 }
