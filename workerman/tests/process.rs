@@ -1024,6 +1024,18 @@ fn text_client_connects_and_reconnects_after_the_server_restarts() {
     assert!(server.stop().status.success());
 }
 
+/// Sends `line` over TLS with Python's ssl module, trusting `ca`; the reply, if verified.
+fn python_tls_exchange(ca: &std::path::Path, line: &str) -> Option<String> {
+    let py = format!(
+        "import socket, ssl\nctx = ssl.create_default_context(cafile={ca:?})\ns = ctx.wrap_socket(socket.create_connection(('127.0.0.1', 2384)), server_hostname='localhost')\ns.sendall({line:?}.encode() + b'\\n')\nprint(s.recv(100).decode(), end='')\n",
+        ca = ca.display().to_string()
+    );
+    let out = Command::new("python3").arg("-c").arg(&py).output().unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 fn write_test_cert(dir: &std::path::Path) -> (PathBuf, PathBuf) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
@@ -1060,13 +1072,7 @@ fn text_tls_serves_real_tls_clients_and_rejects_bad_files() {
     app.workers(1);
     connect(2384);
     // Python's ssl module, verifying against the test certificate.
-    let py = format!(
-        "import socket, ssl\nctx = ssl.create_default_context(cafile={cert:?})\ns = ctx.wrap_socket(socket.create_connection(('127.0.0.1', 2384)), server_hostname='localhost')\ns.sendall(b'hi\\n')\nprint(s.recv(100).decode(), end='')\n",
-        cert = cert.display().to_string()
-    );
-    let out = Command::new("python3").arg("-c").arg(&py).output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "tls: hi\n");
+    assert_eq!(python_tls_exchange(&cert, "hi").as_deref(), Some("tls: hi\n"));
     // openssl s_client
     let mut s_client = Command::new("openssl")
         .args(["s_client", "-quiet", "-connect", "127.0.0.1:2384", "-CAfile"])
@@ -1092,8 +1098,7 @@ fn text_tls_serves_real_tls_clients_and_rejects_bad_files() {
     let mut rest = Vec::new();
     let _ = plain.read_to_end(&mut rest);
     app.wait_log("TLS handshake with 127.0.0.1:");
-    let out = Command::new("python3").arg("-c").arg(&py).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "tls: hi\n");
+    assert_eq!(python_tls_exchange(&cert, "hi").as_deref(), Some("tls: hi\n"));
     assert!(app.stop().status.success());
 }
 
@@ -1110,14 +1115,7 @@ fn renewed_tls_certificate_is_served_after_reload() {
     assert!(out.status.success(), "{out:?}");
     app.workers(1);
     connect(2384);
-    let verify = |ca: &std::path::Path| {
-        let py = format!(
-            "import socket, ssl\nctx = ssl.create_default_context(cafile={ca:?})\ns = ctx.wrap_socket(socket.create_connection(('127.0.0.1', 2384)), server_hostname='localhost')\ns.sendall(b'x\\n')\nprint(s.recv(100).decode(), end='')\n",
-            ca = ca.display().to_string()
-        );
-        let out = Command::new("python3").arg("-c").arg(&py).output().unwrap();
-        out.status.success() && String::from_utf8_lossy(&out.stdout) == "tls: x\n"
-    };
+    let verify = |ca: &std::path::Path| python_tls_exchange(ca, "x").as_deref() == Some("tls: x\n");
     let old_ca = app.dir.join("old-ca.pem");
     fs::copy(&cert, &old_ca).unwrap();
     assert!(verify(&old_ca));

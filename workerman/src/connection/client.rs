@@ -61,7 +61,7 @@ fn build<P: Protocol>(addr: Address, protocol: P) -> TcpConnection<P> {
         connect_timeout: Cell::new(DEFAULT_CONNECT_TIMEOUT),
         reconnect: RefCell::new(None),
     };
-    TcpConnection::build_with(
+    TcpConnection::build(
         Rc::new(protocol),
         None,
         None,

@@ -262,7 +262,7 @@ impl<P: Protocol> TcpConnection<P> {
         cb: Callbacks<P>,
         limits: Limits,
     ) -> Self {
-        Self::build(protocol, worker, io, cb, limits, true)
+        Self::build(protocol, worker, io, cb, limits, true, None)
     }
 
     /// The reply handle of one received datagram: not a live connection (not counted, not
@@ -274,7 +274,7 @@ impl<P: Protocol> TcpConnection<P> {
         cb: Callbacks<P>,
         limits: Limits,
     ) -> Self {
-        Self::build(protocol, worker, Some(io), cb, limits, false)
+        Self::build(protocol, worker, Some(io), cb, limits, false, None)
     }
 
     /// Frames and delivers one datagram (see [`datagram`](Self::datagram)).
@@ -290,19 +290,9 @@ impl<P: Protocol> TcpConnection<P> {
         self.dispatch();
     }
 
-    pub(crate) fn build(
-        protocol: Rc<P>,
-        worker: Option<Worker<P>>,
-        io: Option<Io>,
-        cb: Callbacks<P>,
-        limits: Limits,
-        counted: bool,
-    ) -> Self {
-        Self::build_with(protocol, worker, io, cb, limits, counted, None)
-    }
-
+    /// `counted`: a live connection (stats, `connections` listing); `client`: an outgoing one.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn build_with(
+    pub(crate) fn build(
         protocol: Rc<P>,
         worker: Option<Worker<P>>,
         io: Option<Io>,
