@@ -384,6 +384,10 @@ impl Request {
         self.peer.map_or(0, |a| a.port())
     }
 
+    pub(crate) fn shared_handle(&self) -> Rc<ConnShared> {
+        self.shared.clone()
+    }
+
     /// Queues a header for the next response sent on this request's connection (how sessions
     /// set their cookie, as Workerman queues headers on the connection). A header with the same
     /// name queued earlier is replaced.
