@@ -74,7 +74,12 @@ fn sse(conn: &TcpConnection<Http>) {
             return;
         }
         sent.set(sent.get() + 1);
-        conn.send(ServerSentEvent::new().id(sent.get().to_string()).event("tick").data(format!("event {}", sent.get())));
+        conn.send(
+            ServerSentEvent::new()
+                .id(sent.get().to_string())
+                .event("tick")
+                .data(format!("event {}", sent.get())),
+        );
         if sent.get() == 5 {
             if let Some(id) = me.get() {
                 Timer::del(id);
