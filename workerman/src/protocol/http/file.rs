@@ -134,9 +134,11 @@ fn parse_range(v: &str, size: u64) -> Option<Result<(u64, u64), ()>> {
 ///
 /// let files = StaticFiles::new("/static", "./public").unwrap();
 /// let worker = Worker::<Http>::new("http://0.0.0.0:2345").unwrap();
-/// worker.on_message(move |conn, req| match files.serve(&req) {
-///     Some(resp) => conn.respond(resp),
-///     None => conn.respond(Response::new(404).with_body("not found")),
+/// worker.on_message(move |conn, req| {
+///     match files.serve(&req) {
+///         Some(resp) => conn.respond(resp),
+///         None => conn.respond(Response::new(404).with_body("not found")),
+///     };
 /// });
 /// ```
 #[derive(Debug, Clone)]
