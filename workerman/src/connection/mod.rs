@@ -906,7 +906,7 @@ impl<P: Protocol> TcpConnection<P> {
             want,
             ..
         } = st;
-        let mut cx = Context::new(proto, send, max);
+        let mut cx = Context::new(proto, send, max).with_peer(self.inner.peer.get());
         let step = next_packet(&*self.inner.protocol, recv, want, &mut cx);
         let close = !matches!(step, Step::Fail(_)) && cx.close_requested();
         (step, close)

@@ -23,10 +23,12 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 
 mod frame;
+pub mod http;
 mod tcp;
 mod text;
 
 pub use frame::Frame;
+pub use http::Http;
 pub use tcp::Tcp;
 pub use text::Text;
 
@@ -68,6 +70,7 @@ pub struct Context<'a, S> {
     out: &'a mut BytesMut,
     max_package_size: usize,
     close: bool,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl<'a, S> Context<'a, S> {
@@ -78,7 +81,19 @@ impl<'a, S> Context<'a, S> {
             out,
             max_package_size,
             close: false,
+            peer: None,
         }
+    }
+
+    /// The same context, telling the protocol the peer's address (connections do this).
+    pub fn with_peer(mut self, peer: Option<std::net::SocketAddr>) -> Self {
+        self.peer = peer;
+        self
+    }
+
+    /// The peer's address, when known (an HTTP request's client ip and port).
+    pub fn peer(&self) -> Option<std::net::SocketAddr> {
+        self.peer
     }
 
     /// The largest packet this connection accepts, in bytes.

@@ -1,0 +1,374 @@
+//! `http`: HTTP/1.1 and 1.0 servers — Workerman's `http://` protocol.
+//!
+//! ```text
+//!  bytes ──input()──► strict head parse (RFC 9112) ──► body length (Content-Length | chunked)
+//!                       │                                 │
+//!                       └─ 400 / 413 / 431 + close        └─ decode() ──► Request ──► on_message
+//!
+//!  conn.send("hi") / conn.send(Response) ──encode()──► status line + headers + body
+//!                                                      (Connection: close when the request asked
+//!                                                       for it or the worker is stopping)
+//! ```
+//!
+//! ```no_run
+//! use workerman::{Worker, protocol::Http};
+//!
+//! fn main() -> workerman::Result<()> {
+//!     let worker = Worker::<Http>::new("http://0.0.0.0:2345")?;
+//!     worker.set_count(4);
+//!     worker.on_message(|conn, _req| {
+//!         conn.send("hello world"); // 200, text/html, keep-alive
+//!     });
+//!     Worker::run_all()
+//! }
+//! ```
+//!
+//! Keep-alive is the default; `Connection: close` (or HTTP/1.0 without `keep-alive`) is honoured
+//! by answering with `Connection: close` and closing after the response. Pipelined requests are
+//! answered in order. Large files stream from disk ([`HttpConnectionExt::respond`]); chunked
+//! responses and Server-Sent Events are sent as [`Chunk`]s and [`ServerSentEvent`]s after their
+//! head. Sessions live in [`session`].
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use bytes::{Bytes, BytesMut};
+
+use super::{Context, Payload, Protocol, ProtocolError};
+
+mod conn;
+mod convert;
+mod file;
+mod multipart;
+mod parse;
+mod request;
+mod response;
+pub mod session;
+mod stream;
+
+pub use conn::HttpConnectionExt;
+pub use file::{STREAM_CHUNK, StaticFiles, file_response, mime_type};
+pub use multipart::{UploadedFile, upload_error};
+pub use request::{Method, Request};
+pub use response::{INLINE_FILE_MAX, Response, SetCookie, reason_phrase};
+pub use stream::{Chunk, ServerSentEvent};
+
+use parse::{ChunkScan, Framing, Head, Reject};
+use response::After;
+
+/// Default for [`HttpConfig::max_head_size`]: 16 KiB.
+pub const DEFAULT_MAX_HEAD_SIZE: usize = 16 * 1024;
+/// Default for [`HttpConfig::upload_spill_size`]: 1 MiB.
+pub const DEFAULT_UPLOAD_SPILL_SIZE: usize = 1024 * 1024;
+/// Default for [`HttpConfig::max_file_uploads`]: 1024.
+pub const DEFAULT_MAX_FILE_UPLOADS: usize = 1024;
+
+/// Limits and places of the HTTP protocol (the body limit is the worker's `max_package_size`).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest request head (request line + headers), in bytes; larger → 431. Default 16 KiB.
+    pub max_head_size: usize,
+    /// Uploaded files larger than this many bytes are written to temporary files. Default 1 MiB.
+    pub upload_spill_size: usize,
+    /// Where temporary upload files go (default: the system temp directory).
+    pub upload_tmp_dir: Option<PathBuf>,
+    /// Most multipart parts read from one body. Default 1024.
+    pub max_file_uploads: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_head_size: DEFAULT_MAX_HEAD_SIZE,
+            upload_spill_size: DEFAULT_UPLOAD_SPILL_SIZE,
+            upload_tmp_dir: None,
+            max_file_uploads: DEFAULT_MAX_FILE_UPLOADS,
+        }
+    }
+}
+
+/// The `http://` protocol. `Worker::<Http>::new("http://0.0.0.0:80")` uses the defaults;
+/// `Worker::with_protocol(addr, Http::with_config(cfg))` sets limits.
+#[derive(Debug, Clone, Default)]
+pub struct Http {
+    config: HttpConfig,
+}
+
+impl Http {
+    /// The protocol with `config`.
+    pub fn with_config(config: HttpConfig) -> Self {
+        Http { config }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+}
+
+/// What a connection's requests share: headers queued for the next response, the config.
+#[derive(Debug, Default)]
+pub(crate) struct ConnShared {
+    pub pending: RefCell<Vec<(&'static str, String)>>,
+    pub config: HttpConfig,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Flags {
+    close: bool,
+    head: bool,
+}
+
+/// Per-connection HTTP state: the request being framed, and what each awaited response must do.
+#[derive(Debug, Default)]
+pub struct HttpState {
+    head: Option<Head>,
+    scan: ChunkScan,
+    /// One entry per request delivered and not answered yet, in order.
+    flags: VecDeque<Flags>,
+    /// A request asked to close: later bytes are not read as requests.
+    closing: bool,
+    /// Close when the streamed response in progress ends.
+    stream_close: bool,
+    shared: Option<Rc<ConnShared>>,
+}
+
+/// What `conn.send` accepts on an HTTP connection: a [`Response`], a plain body (`&str`,
+/// `String`, bytes — a 200 `text/html` response), a [`Chunk`] or a [`ServerSentEvent`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Reply<'a> {
+    /// A full response.
+    Response(Response),
+    /// A 200 response with default headers and this body (no allocation for `&str`).
+    Body(Payload<'a>),
+    /// A chunk of a chunked response; empty ends it.
+    Chunk(Chunk),
+    /// One Server-Sent Event.
+    Event(ServerSentEvent),
+    /// A response whose large file body the caller streams (set to `true` when it must).
+    #[doc(hidden)]
+    Streamed(Response, &'a Cell<bool>),
+    /// The end of a streamed file body.
+    #[doc(hidden)]
+    StreamEnd,
+}
+
+macro_rules! reply_from_payload {
+    ($($t:ty),*) => {$(
+        impl<'a> From<$t> for Reply<'a> {
+            fn from(v: $t) -> Self {
+                Reply::Body(v.into())
+            }
+        }
+    )*};
+}
+reply_from_payload!(
+    &'a str,
+    &'a String,
+    String,
+    &'a [u8],
+    Vec<u8>,
+    &'a Vec<u8>,
+    Bytes,
+    &'a Bytes
+);
+
+impl<'a> From<Payload<'a>> for Reply<'a> {
+    fn from(v: Payload<'a>) -> Self {
+        Reply::Body(v)
+    }
+}
+
+impl From<Response> for Reply<'_> {
+    fn from(v: Response) -> Self {
+        Reply::Response(v)
+    }
+}
+
+impl From<Chunk> for Reply<'_> {
+    fn from(v: Chunk) -> Self {
+        Reply::Chunk(v)
+    }
+}
+
+impl From<ServerSentEvent> for Reply<'_> {
+    fn from(v: ServerSentEvent) -> Self {
+        Reply::Event(v)
+    }
+}
+
+impl<B: Into<Bytes>> From<http::Response<B>> for Reply<'_> {
+    fn from(v: http::Response<B>) -> Self {
+        Reply::Response(v.into())
+    }
+}
+
+impl Http {
+    fn reject(&self, why: Reject, cx: &mut Context<'_, HttpState>) -> ProtocolError {
+        cx.state.closing = true;
+        cx.state.head = None;
+        cx.out().extend_from_slice(why.response());
+        ProtocolError::new(why.reason())
+    }
+
+    /// Takes the flags of the response being written: whether it closes the connection, and
+    /// whether its request was HEAD.
+    fn next_response(cx: &mut Context<'_, HttpState>) -> Flags {
+        let mut f = cx.state.flags.pop_front().unwrap_or_default();
+        f.close |= cx.stopping();
+        f
+    }
+
+    fn queued(cx: &Context<'_, HttpState>) -> Vec<(&'static str, String)> {
+        match &cx.state.shared {
+            Some(s) if !s.pending.borrow().is_empty() => std::mem::take(&mut *s.pending.borrow_mut()),
+            _ => Vec::new(),
+        }
+    }
+
+    fn finish(after: After, close: bool, cx: &mut Context<'_, HttpState>) {
+        match after {
+            After::Done if close => cx.close(),
+            After::Done => {}
+            After::Stream => cx.state.stream_close |= close,
+            After::Close => cx.close(),
+        }
+    }
+
+    fn end_stream(cx: &mut Context<'_, HttpState>) {
+        if std::mem::take(&mut cx.state.stream_close) {
+            cx.close();
+        }
+    }
+}
+
+impl Protocol for Http {
+    const SCHEME: &'static str = "http";
+    type Message = Request;
+    type Outgoing<'a> = Reply<'a>;
+    type State = HttpState;
+
+    fn input(&self, buf: &[u8], cx: &mut Context<'_, HttpState>) -> Result<Option<usize>, ProtocolError> {
+        if cx.state.closing {
+            // After `Connection: close`, nothing more is read as a request.
+            return Ok(None);
+        }
+        let max = cx.max_package_size();
+        if cx.state.head.is_none() {
+            let limit = self.config.max_head_size.min(max);
+            let head = match parse::parse_head(buf, limit) {
+                Ok(Some(head)) => head,
+                Ok(None) => return Ok(None),
+                Err(Reject::HeadTooLarge) if limit < self.config.max_head_size => {
+                    return Err(self.reject(Reject::TooLarge, cx));
+                }
+                Err(why) => return Err(self.reject(why, cx)),
+            };
+            match head.framing {
+                Framing::Length(n) => {
+                    let total = (head.len as u64).saturating_add(n);
+                    if total > max as u64 {
+                        return Err(self.reject(Reject::TooLarge, cx));
+                    }
+                    cx.state.head = Some(head);
+                    return Ok(Some(total as usize));
+                }
+                Framing::Chunked => {
+                    cx.state.scan = ChunkScan::new(head.len);
+                    cx.state.head = Some(head);
+                }
+            }
+        }
+        let mut scan = cx.state.scan;
+        let r = parse::scan_chunks(buf, &mut scan, max);
+        cx.state.scan = scan;
+        r.map_err(|why| self.reject(why, cx))
+    }
+
+    fn decode(&self, packet: Bytes, cx: &mut Context<'_, HttpState>) -> Result<Option<Request>, ProtocolError> {
+        let Some(head) = cx.state.head.take() else {
+            return Err(ProtocolError::new("http: packet without a parsed head"));
+        };
+        let (body, trailers) = match head.framing {
+            Framing::Length(_) => (packet.slice(head.len..), Vec::new()),
+            Framing::Chunked => {
+                let (body, trailers) = parse::dechunk(&packet, head.len, cx.state.scan.body_len);
+                (Bytes::from(body), trailers)
+            }
+        };
+        if !head.keep_alive {
+            cx.state.closing = true;
+        }
+        cx.state.flags.push_back(Flags {
+            close: !head.keep_alive,
+            head: head.method == Method::Head,
+        });
+        let config = &self.config;
+        let shared = cx
+            .state
+            .shared
+            .get_or_insert_with(|| {
+                Rc::new(ConnShared {
+                    pending: RefCell::default(),
+                    config: config.clone(),
+                })
+            })
+            .clone();
+        Ok(Some(Request::new(packet, head, body, trailers, cx.peer(), shared)))
+    }
+
+    fn encode(&self, msg: Reply<'_>, cx: &mut Context<'_, HttpState>) {
+        match msg {
+            Reply::Body(body) => {
+                let f = Self::next_response(cx);
+                let queued = Self::queued(cx);
+                response::write_plain(cx.out(), body.as_bytes(), f.close, f.head, &queued);
+                if f.close {
+                    cx.close();
+                }
+            }
+            Reply::Response(resp) => {
+                let f = Self::next_response(cx);
+                let queued = Self::queued(cx);
+                let after = response::write_response(cx.out(), &resp, f.close, f.head, false, &queued);
+                Self::finish(after, f.close, cx);
+            }
+            Reply::Streamed(resp, streaming) => {
+                let f = Self::next_response(cx);
+                let queued = Self::queued(cx);
+                let after = response::write_response(cx.out(), &resp, f.close, f.head, true, &queued);
+                streaming.set(after == After::Stream && resp.file_body().is_some());
+                Self::finish(after, f.close, cx);
+            }
+            Reply::Chunk(chunk) => {
+                if chunk.0.is_empty() {
+                    cx.out().extend_from_slice(b"0\r\n\r\n");
+                    Self::end_stream(cx);
+                } else {
+                    stream::put_chunk(cx.out(), &chunk.0);
+                }
+            }
+            Reply::Event(ev) => {
+                use std::fmt::Write;
+                let mut s = String::new();
+                let _ = write!(s, "{ev}");
+                cx.out().extend_from_slice(s.as_bytes());
+            }
+            Reply::StreamEnd => Self::end_stream(cx),
+        }
+    }
+}
+
+/// Writes `resp` as the wire form of a response to a `GET` on a keep-alive connection (for
+/// tests and tools).
+pub fn to_bytes(resp: &Response) -> BytesMut {
+    let mut out = BytesMut::new();
+    response::write_response(&mut out, resp, false, false, false, &[]);
+    out
+}
+
+#[cfg(test)]
+mod tests;
