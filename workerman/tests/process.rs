@@ -211,8 +211,12 @@ fn owners(clients: &[TcpStream], pids: &[i32]) -> Vec<Option<i32>> {
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         for line in fs::read_to_string(table).unwrap_or_default().lines().skip(1) {
             let f: Vec<&str> = line.split_whitespace().collect();
-            let rem_port = u16::from_str_radix(f[2].rsplit(':').next().unwrap(), 16).unwrap();
-            inode_of_port.insert(rem_port, f[9].parse().unwrap());
+            let port = |field: &str| u16::from_str_radix(field.rsplit(':').next().unwrap(), 16).unwrap();
+            let inode: u64 = f[9].parse().unwrap();
+            // Server-side sockets of live connections only (TIME_WAIT entries have inode 0).
+            if inode != 0 && clients.iter().any(|c| c.peer_addr().unwrap().port() == port(f[1])) {
+                inode_of_port.insert(port(f[2]), inode);
+            }
         }
     }
     let mut owner_of_inode: HashMap<u64, i32> = HashMap::new();
@@ -1129,5 +1133,48 @@ fn renewed_tls_certificate_is_served_after_reload() {
     assert!(app.run(&["reload"]).status.success());
     wait_for("the renewed certificate", || verify(&new_cert).then_some(()));
     assert!(!verify(&old_ca), "the old certificate is gone");
+    assert!(app.stop().status.success());
+}
+
+#[test]
+fn https_hello_serves_curl_and_python_with_a_test_ca() {
+    let app = App::new("https_hello");
+    let (cert, key) = write_test_cert(&app.dir);
+    let out = app
+        .cmd(&["start", "-d"])
+        .env("TLS_CERT", &cert)
+        .env("TLS_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    app.workers(2);
+    connect(2353);
+    let out = Command::new("curl")
+        .args(["-sS", "--cacert"])
+        .arg(&cert)
+        .args(["--resolve", "localhost:2353:127.0.0.1", "https://localhost:2353/"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello world");
+    // Keep-alive over TLS: several requests on one connection.
+    let py = format!(
+        "import http.client, ssl\nctx = ssl.create_default_context(cafile={:?})\nc = http.client.HTTPSConnection('localhost', 2353, context=ctx)\nfor _ in range(3):\n    c.request('GET', '/')\n    r = c.getresponse()\n    print(r.status, r.read().decode())\n",
+        cert.display().to_string()
+    );
+    let out = Command::new("python3").arg("-c").arg(&py).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200 hello world\n".repeat(3));
+    // curl without the CA refuses the self-signed certificate.
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--resolve",
+            "localhost:2353:127.0.0.1",
+            "https://localhost:2353/",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
     assert!(app.stop().status.success());
 }
