@@ -436,7 +436,7 @@ fn deflate_is_negotiated_and_used_both_ways() {
     assert!(p.len() < text.len() / 4);
     // Compressed by us with the server's own codec, echoed back.
     let mut out = Vec::new();
-    workerman::protocol::websocket::deflate::compress(text.as_bytes(), &mut out);
+    workerman::protocol::websocket::deflate::compress(text.as_bytes(), 15, &mut out);
     c.send_frame(0xC1, &out);
     assert_eq!(c.frame().unwrap(), (0xC1, p));
     stop(server, addr);

@@ -8,16 +8,13 @@
 //! `client_no_context_takeover`) and only once it actually sends a compressed message.
 //! Otherwise a per-process inflater is used and reset.
 //!
-//! `server_max_window_bits=N` is honoured by compressing only messages of at most 2^N bytes (a
-//! back-reference cannot reach further than the message is long, and no context is kept); longer
-//! ones go out uncompressed, which the extension allows for any message.
+//! `server_max_window_bits=N` (N < 15) is honoured with a full flush (which empties the
+//! compressor's dictionary) every 2^N bytes: no back-reference reaches further than that.
+//! Every data message is sent compressed once the extension is negotiated.
 
 use std::cell::RefCell;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
-
-/// Messages shorter than this go out uncompressed (the deflate overhead would not pay).
-pub const MIN_COMPRESS_SIZE: usize = 32;
 
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
@@ -97,44 +94,56 @@ fn accept<'a>(params: impl Iterator<Item = &'a str>) -> Option<(Params, String)>
     ))
 }
 
-impl Params {
-    /// Whether a message of `len` bytes should be sent compressed.
-    pub fn compresses(&self, len: usize) -> bool {
-        len >= MIN_COMPRESS_SIZE && len <= 1usize << self.server_max_window_bits
-    }
-}
-
 thread_local! {
     static COMPRESSOR: RefCell<Option<Compress>> = const { RefCell::new(None) };
     static INFLATER: RefCell<Option<Decompress>> = const { RefCell::new(None) };
 }
 
-/// Appends `payload` compressed (raw deflate, sync flush, the final `00 00 ff ff` removed).
-pub fn compress(payload: &[u8], out: &mut Vec<u8>) {
+/// Appends `payload` compressed (raw deflate, sync flush, the final `00 00 ff ff` removed),
+/// with back-references of at most 2^`window_bits` bytes (a full flush every 2^bits bytes when
+/// the peer asked for a window smaller than the compressor's 32 KiB).
+pub fn compress(payload: &[u8], window_bits: u8, out: &mut Vec<u8>) {
     COMPRESSOR.with(|c| {
         let mut c = c.borrow_mut();
         let c = c.get_or_insert_with(|| Compress::new(Compression::fast(), false));
-        out.reserve(payload.len() / 2 + 64);
-        let start_in = c.total_in();
-        loop {
-            let consumed = (c.total_in() - start_in) as usize;
-            if out.len() == out.capacity() {
-                out.reserve(out.capacity().max(64));
-            }
-            let before = out.len();
-            c.compress_vec(&payload[consumed..], out, FlushCompress::Sync)
-                .expect("deflate of an in-memory buffer cannot fail");
-            let done = (c.total_in() - start_in) as usize == payload.len();
-            // Done once all input is in and the flush fit (space left over).
-            if done && out.len() < out.capacity() && out.len() >= before {
-                break;
-            }
+        let chunk = if window_bits >= 15 {
+            payload.len().max(1)
+        } else {
+            1 << window_bits
+        };
+        let mut chunks = payload.chunks(chunk).peekable();
+        if chunks.peek().is_none() {
+            feed(c, &[], FlushCompress::Sync, out);
+        }
+        while let Some(part) = chunks.next() {
+            let flush = if chunks.peek().is_some() {
+                FlushCompress::Full
+            } else {
+                FlushCompress::Sync
+            };
+            feed(c, part, flush, out);
         }
         if out.ends_with(&TAIL) {
             out.truncate(out.len() - 4);
         }
         c.reset();
     });
+}
+
+fn feed(c: &mut Compress, input: &[u8], flush: FlushCompress, out: &mut Vec<u8>) {
+    // Room for incompressible data (stored blocks) so one call usually does it; a call that
+    // fills the buffer has more to write, and is repeated (continuing the same flush).
+    out.reserve(input.len() + input.len() / 8 + 128);
+    let start = c.total_in();
+    loop {
+        let consumed = (c.total_in() - start) as usize;
+        c.compress_vec(&input[consumed..], out, flush)
+            .expect("deflate of an in-memory buffer cannot fail");
+        if (c.total_in() - start) as usize == input.len() && out.len() < out.capacity() {
+            break;
+        }
+        out.reserve(out.capacity().max(256));
+    }
 }
 
 /// Why a compressed message could not be inflated.
@@ -251,7 +260,10 @@ mod tests {
         for len in [0usize, 1, 100, 70_000, 1 << 20] {
             let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8 ^ (i / 1000) as u8).collect();
             let mut c = Vec::new();
-            compress(&data, &mut c);
+            compress(&data, 15, &mut c);
+            let mut small = Vec::new();
+            compress(&data, 8, &mut small);
+            assert_eq!(inflate(None, &small, 1 << 21).unwrap(), data, "len {len}, 8 bits");
             assert!(!c.ends_with(&TAIL) || c.is_empty());
             assert_eq!(inflate(None, &c, 1 << 21).unwrap(), data, "len {len}");
             let mut own = Inflater::new();

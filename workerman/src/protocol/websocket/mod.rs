@@ -791,11 +791,14 @@ impl Protocol for WebSocket {
             Out::Pong(b) => (OpCode::Pong, &b[..b.len().min(frame::MAX_CONTROL_PAYLOAD)]),
             Out::Close(..) => (OpCode::Close, &[]),
         };
-        let compressed = (!opcode.is_control() && st.deflate.is_some_and(|d| d.compresses(payload.len()))).then(|| {
-            let mut c = Vec::new();
-            deflate::compress(payload, &mut c);
-            c
-        });
+        let compressed = match st.deflate {
+            Some(d) if !opcode.is_control() => {
+                let mut c = Vec::new();
+                deflate::compress(payload, d.server_max_window_bits, &mut c);
+                Some(c)
+            }
+            _ => None,
+        };
         let write = |out: &mut BytesMut| match (&msg.0, &compressed) {
             (Out::Close(code, reason), _) => write_close(out, *code, reason, None),
             (_, Some(c)) => write_frame(out, true, true, opcode, None, c),

@@ -161,7 +161,7 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
 Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
     let text = "compress me, compress me, compress me, compress me".repeat(10);
     let mut c = Vec::new();
-    deflate::compress(text.as_bytes(), &mut c);
+    deflate::compress(text.as_bytes(), 15, &mut c);
     let mut f = BytesMut::new();
     write_frame(&mut f, true, true, OpCode::Text, Some([1, 2, 3, 4]), &c);
     // Fragmented: RSV1 on the first frame only.
