@@ -409,7 +409,7 @@ enum Phase {
     Closed,
 }
 
-/// Per-connection state: about 24 bytes; fragments, queued frames and inflaters live in boxes
+/// Per-connection state: 32 bytes; fragments, queued frames and inflaters live in boxes
 /// that exist only while needed.
 #[derive(Debug, Default)]
 pub struct State {
@@ -824,3 +824,8 @@ impl Protocol for WebSocket {
 
 #[cfg(test)]
 mod tests;
+
+/// The manual's WebSocket chapter, compiled as doc tests so its examples stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../../docs/websocket.md")]
+pub struct WebSocketChapter;

@@ -177,3 +177,8 @@ Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
     // Without the extension negotiated, RSV1 is a protocol error.
     assert!(feed(&WebSocket::new().permessage_deflate(false), &[&w], 1 << 20).is_err());
 }
+
+#[test]
+fn idle_state_is_small() {
+    assert!(std::mem::size_of::<State>() <= 32, "{}", std::mem::size_of::<State>());
+}
