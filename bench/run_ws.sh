@@ -26,7 +26,8 @@ HOST=127.0.0.1
 if [[ -z ${PIN:-} ]]; then
     if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then PIN=1; else PIN=0; fi
 fi
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if (( $(ulimit -n) < CONNS_IDLE + 100 )); then echo "open file limit $(ulimit -n) is below CONNS_IDLE + 100" >&2; exit 1; fi
 
 cd "$(dirname "$0")/.."
 echo "== building"

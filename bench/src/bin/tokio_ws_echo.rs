@@ -17,7 +17,9 @@ fn main() -> std::io::Result<()> {
             let (stream, _) = listener.accept().await?;
             stream.set_nodelay(true)?;
             tokio::spawn(async move {
-                let Ok(ws) = tokio_tungstenite::accept_async(stream).await else { return };
+                let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
                 let (mut tx, mut rx) = ws.split();
                 while let Some(Ok(msg)) = rx.next().await {
                     if (msg.is_text() || msg.is_binary()) && tx.send(msg).await.is_err() {

@@ -63,7 +63,9 @@ fn parse_args() -> Result<Args, String> {
     let addr = addr.ok_or_else(|| format!("--addr HOST:PORT is required\n{USAGE}"))?;
     let conns = conns.unwrap_or(if mode == "echo" { 50 } else { 10_000 });
     if conns == 0 || threads == 0 || size < 24 || size > 65535 || sources == 0 || sources > 250 {
-        return Err(format!("need conns >= 1, threads >= 1, 24 <= size <= 65535, 1 <= sources <= 250\n{USAGE}"));
+        return Err(format!(
+            "need conns >= 1, threads >= 1, 24 <= size <= 65535, 1 <= sources <= 250\n{USAGE}"
+        ));
     }
     Ok(Args {
         mode,
@@ -196,8 +198,15 @@ fn echo(args: &Args) -> ExitCode {
         args.size,
         msgs as f64 / secs
     );
-    println!("RESULT msgs={msgs} secs={secs:.3} rate={:.1} errors={errors}", msgs as f64 / secs);
-    if errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    println!(
+        "RESULT msgs={msgs} secs={secs:.3} rate={:.1} errors={errors}",
+        msgs as f64 / secs
+    );
+    if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn idle(args: &Args) -> ExitCode {
