@@ -62,7 +62,7 @@ fn parse_args() -> Result<Args, String> {
     }
     let addr = addr.ok_or_else(|| format!("--addr HOST:PORT is required\n{USAGE}"))?;
     let conns = conns.unwrap_or(if mode == "echo" { 50 } else { 10_000 });
-    if conns == 0 || threads == 0 || size < 24 || size > 65535 || sources == 0 || sources > 250 {
+    if conns == 0 || threads == 0 || !(24..=65535).contains(&size) || !(1..=250).contains(&sources) {
         return Err(format!(
             "need conns >= 1, threads >= 1, 24 <= size <= 65535, 1 <= sources <= 250\n{USAGE}"
         ));
