@@ -1178,3 +1178,83 @@ fn https_hello_serves_curl_and_python_with_a_test_ca() {
     assert!(!out.status.success());
     assert!(app.stop().status.success());
 }
+
+/// Opens a WebSocket on `port` (raw handshake) and returns the stream after the 101.
+fn ws_connect(port: u16, path: &str) -> TcpStream {
+    let mut s = connect(port);
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101 "), "{}", String::from_utf8_lossy(&head));
+    s
+}
+
+/// Sends one masked frame with a short payload.
+fn ws_send(s: &mut TcpStream, b0: u8, payload: &[u8]) {
+    assert!(payload.len() < 126);
+    let key = [1u8, 2, 3, 4];
+    let mut f = vec![b0, 0x80 | payload.len() as u8];
+    f.extend_from_slice(&key);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    s.write_all(&f).unwrap();
+}
+
+/// Reads one short unmasked frame: (first byte, payload).
+fn ws_recv(s: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut h = [0u8; 2];
+    s.read_exact(&mut h).unwrap();
+    assert!(h[1] < 126);
+    let mut p = vec![0u8; h[1] as usize];
+    s.read_exact(&mut p).unwrap();
+    (h[0], p)
+}
+
+#[test]
+fn websocket_echo_keeps_message_types() {
+    let app = App::new("websocket_echo");
+    app.start_daemon();
+    let mut s = ws_connect(2346, "/");
+    ws_send(&mut s, 0x81, "héllo".as_bytes());
+    assert_eq!(ws_recv(&mut s), (0x81, "héllo".as_bytes().to_vec()));
+    ws_send(&mut s, 0x82, &[0, 1, 2]);
+    assert_eq!(ws_recv(&mut s), (0x82, vec![0, 1, 2]));
+    ws_send(&mut s, 0x89, b"p");
+    assert_eq!(ws_recv(&mut s), (0x8A, b"p".to_vec()));
+    ws_send(&mut s, 0x88, b"\x03\xe8");
+    assert_eq!(ws_recv(&mut s), (0x88, b"\x03\xe8".to_vec()));
+    assert!(app.stop().status.success());
+}
+
+#[test]
+fn ws_chat_serves_the_page_and_broadcasts() {
+    let app = App::new("ws_chat");
+    app.start_daemon();
+    let mut page = connect(2356);
+    page.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let mut body = String::new();
+    page.read_to_string(&mut body).unwrap();
+    assert!(
+        body.starts_with("HTTP/1.1 200 OK\r\n") && body.contains("new WebSocket("),
+        "{body}"
+    );
+    let mut a = ws_connect(2357, "/?name=ann");
+    assert_eq!(ws_recv(&mut a), (0x81, b"* ann joined".to_vec()));
+    let mut b = ws_connect(2357, "/?name=bob");
+    assert_eq!(ws_recv(&mut b), (0x81, b"* bob joined".to_vec()));
+    assert_eq!(ws_recv(&mut a), (0x81, b"* bob joined".to_vec()));
+    ws_send(&mut a, 0x81, b"hi bob");
+    assert_eq!(ws_recv(&mut a), (0x81, b"ann: hi bob".to_vec()));
+    assert_eq!(ws_recv(&mut b), (0x81, b"ann: hi bob".to_vec()));
+    drop(a);
+    assert_eq!(ws_recv(&mut b), (0x81, b"* ann left".to_vec()));
+    assert!(app.stop().status.success());
+}

@@ -709,6 +709,13 @@ impl<P: Protocol> TcpConnection<P> {
         self.inner.st.borrow_mut().cb.on_buffer_drain = Some(Rc::new(f));
     }
 
+    /// Runs `f` on this connection's protocol state ([`Protocol::State`]): for protocol
+    /// extensions (a WebSocket connection's message type, events left by `decode`). Don't send
+    /// on this connection inside `f`.
+    pub fn with_protocol_state<R>(&self, f: impl FnOnce(&mut P::State) -> R) -> R {
+        f(&mut self.inner.st.borrow_mut().proto)
+    }
+
     /// Stores a value of type `T` on the connection (one per type), returning the previous one.
     ///
     /// ```no_run
@@ -861,7 +868,11 @@ impl<P: Protocol> TcpConnection<P> {
                         guard(|| cb(self, msg));
                     }
                 }
-                Step::Deliver(None) => stats::request(),
+                Step::Deliver(None) => {
+                    stats::request();
+                    let protocol = self.inner.protocol.clone();
+                    guard(|| protocol.handle_event(self));
+                }
                 Step::Wait => break Some(()),
                 Step::Fail(why) => {
                     stats::protocol_error();

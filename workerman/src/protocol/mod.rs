@@ -22,15 +22,19 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::connection::TcpConnection;
+
 mod frame;
 pub mod http;
 mod tcp;
 mod text;
+pub mod websocket;
 
 pub use frame::Frame;
 pub use http::Http;
 pub use tcp::Tcp;
 pub use text::Text;
+pub use websocket::WebSocket;
 
 /// A framing and encoding of messages over a byte stream.
 ///
@@ -59,6 +63,16 @@ pub trait Protocol: Sized + 'static {
     /// Appends the wire form of `msg` to [`Context::out`]; may ask to close after it is written
     /// (an HTTP response with `Connection: close`).
     fn encode(&self, msg: Self::Outgoing<'_>, cx: &mut Context<'_, Self::State>);
+
+    /// Called by the connection, with the connection, right after `decode` consumed a packet
+    /// without a message (`Ok(None)`) and before the next packet is cut. For protocols whose
+    /// packets raise connection-level events that user hooks must see (the WebSocket handshake's
+    /// `on_websocket_connect`, pings, close frames): `decode` leaves the event in
+    /// [`Protocol::State`], this takes it out (see [`TcpConnection::with_protocol_state`]) and
+    /// runs the hook. The default does nothing. Not called by [`testing`].
+    fn handle_event(&self, conn: &TcpConnection<Self>) {
+        let _ = conn;
+    }
 }
 
 /// What a protocol call may see and do besides parsing: its per-connection state, the size limit,

@@ -1,0 +1,451 @@
+//! `websocket://` over real sockets on 127.0.0.1:0: handshakes, hooks, frames, close handshake,
+//! protocol errors and the heartbeat, with a raw-frame client so malformed input can be sent.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use workerman::Worker;
+use workerman::protocol::websocket::{Message, MessageType, Outgoing, WebSocket};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+type Server = thread::JoinHandle<workerman::Result<()>>;
+
+/// Runs `setup` then `Worker::run_standalone` in a server thread; returns the listen address.
+fn serve<T: Send + 'static>(
+    setup: impl FnOnce(mpsc::Sender<T>) -> Worker<WebSocket> + Send + 'static,
+) -> (SocketAddr, mpsc::Receiver<T>, Server) {
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let (tx, rx) = mpsc::channel();
+    let server = thread::spawn(move || {
+        let worker = setup(tx);
+        let probe = Worker::without_listener();
+        probe.on_worker_start(move |_| {
+            let _ = addr_tx.send(worker.local_addrs()[0]);
+        });
+        Worker::run_standalone()
+    });
+    (addr_rx.recv_timeout(TIMEOUT).expect("server did not start"), rx, server)
+}
+
+fn stop(server: Server, addr: SocketAddr) {
+    // A plain text frame "__stop__" makes the echo workers call stop_all.
+    let mut c = Client::connect(addr, "/?token=ok");
+    c.send(0x1, b"__stop__");
+    server.join().unwrap().unwrap();
+}
+
+fn echo_worker(ws: WebSocket) -> Worker<WebSocket> {
+    let w = Worker::with_protocol("websocket://127.0.0.1:0", ws).unwrap();
+    w.on_message(|conn, msg| {
+        if msg.as_text() == Some("__stop__") {
+            Worker::stop_all();
+            return;
+        }
+        conn.send(msg);
+    });
+    w
+}
+
+const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+struct Client {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    fn raw(addr: SocketAddr) -> TcpStream {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        s
+    }
+
+    fn connect(addr: SocketAddr, path: &str) -> Client {
+        Self::connect_with(addr, path, "").unwrap_or_else(|head| panic!("handshake refused: {head}"))
+    }
+
+    /// Handshake with extra header lines; Err(response head) when not a 101.
+    fn connect_with(addr: SocketAddr, path: &str, extra: &str) -> Result<Client, String> {
+        let mut s = Self::raw(addr);
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+        )
+        .unwrap();
+        let mut c = Client { s, buf: Vec::new() };
+        let head = c.read_head();
+        if head.starts_with("HTTP/1.1 101 ") {
+            assert!(
+                head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+                "{head}"
+            );
+            Ok(c)
+        } else {
+            Err(head)
+        }
+    }
+
+    fn fill(&mut self) -> bool {
+        let mut tmp = [0u8; 65536];
+        match self.s.read(&mut tmp) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&tmp[..n]);
+                true
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => false,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+
+    fn read_head(&mut self) -> String {
+        loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head: Vec<u8> = self.buf.drain(..i + 4).collect();
+                return String::from_utf8(head).unwrap();
+            }
+            assert!(self.fill(), "closed before the response head");
+        }
+    }
+
+    fn send_frame(&mut self, b0: u8, payload: &[u8]) {
+        let mut f = vec![b0];
+        let n = payload.len();
+        if n < 126 {
+            f.push(0x80 | n as u8);
+        } else if n <= 0xFFFF {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        } else {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+        let key = [0xA1, 0xB2, 0xC3, 0xD4];
+        f.extend_from_slice(&key);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        self.s.write_all(&f).unwrap();
+    }
+
+    fn send(&mut self, opcode: u8, payload: &[u8]) {
+        self.send_frame(0x80 | opcode, payload);
+    }
+
+    /// The next frame: (first byte, payload); None on EOF.
+    fn frame(&mut self) -> Option<(u8, Vec<u8>)> {
+        loop {
+            if self.buf.len() >= 2 {
+                assert_eq!(self.buf[1] & 0x80, 0, "server frames are not masked");
+                let (len, at) = match self.buf[1] & 0x7F {
+                    126 if self.buf.len() >= 4 => (u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize, 4),
+                    127 if self.buf.len() >= 10 => {
+                        (u64::from_be_bytes(self.buf[2..10].try_into().unwrap()) as usize, 10)
+                    }
+                    126 | 127 => (usize::MAX, 0),
+                    n => (n as usize, 2),
+                };
+                if len != usize::MAX && self.buf.len() >= at + len {
+                    let b0 = self.buf[0];
+                    let payload = self.buf[at..at + len].to_vec();
+                    self.buf.drain(..at + len);
+                    return Some((b0, payload));
+                }
+            }
+            if !self.fill() {
+                assert!(self.buf.is_empty(), "EOF inside a frame");
+                return None;
+            }
+        }
+    }
+
+    fn expect_close(&mut self, code: u16) {
+        let (b0, p) = self.frame().expect("a close frame");
+        assert_eq!(b0, 0x88, "expected a close frame");
+        assert_eq!(u16::from_be_bytes([p[0], p[1]]), code);
+        assert!(self.frame().is_none(), "the server closes TCP after the close frame");
+    }
+}
+
+#[test]
+fn echo_text_binary_fragments_ping_and_close() {
+    let (addr, _rx, server) = serve::<()>(|_| echo_worker(WebSocket::new()));
+    let mut c = Client::connect(addr, "/");
+    c.send(0x1, "héllo".as_bytes());
+    assert_eq!(c.frame(), Some((0x81, "héllo".as_bytes().to_vec())));
+    c.send(0x2, &[0, 255]);
+    assert_eq!(c.frame(), Some((0x82, vec![0, 255])));
+    let big = vec![b'x'; 100_000];
+    c.send(0x1, &big);
+    assert_eq!(c.frame(), Some((0x81, big)));
+    c.send_frame(0x01, b"frag");
+    c.send(0x9, b"mid");
+    c.send_frame(0x00, b"men");
+    c.send(0x0, b"ts");
+    assert_eq!(c.frame(), Some((0x8A, b"mid".to_vec())), "pong first");
+    assert_eq!(c.frame(), Some((0x81, b"fragments".to_vec())));
+    c.send(0x8, b"\x0b\xb8done");
+    c.expect_close(3000);
+    stop(server, addr);
+}
+
+#[test]
+fn bad_handshakes_get_an_http_error_and_a_close() {
+    let (addr, _rx, server) = serve::<()>(|_| echo_worker(WebSocket::new()));
+    let cases: [(&str, &str); 4] = [
+        ("POST / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"),
+        (
+            "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            "HTTP/1.1 400 Bad Request\r\nSec-WebSocket-Version: 13\r\n",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+            "HTTP/1.1 426 Upgrade Required\r\n",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: x\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            "HTTP/1.1 400 Bad Request\r\n",
+        ),
+    ];
+    for (req, want) in cases {
+        let mut s = Client::raw(addr);
+        s.write_all(req.as_bytes()).unwrap();
+        let mut resp = Vec::new();
+        let _ = s.read_to_end(&mut resp);
+        let resp = String::from_utf8_lossy(&resp);
+        assert!(resp.starts_with(want), "{req:?} got {resp:?}");
+    }
+    stop(server, addr);
+}
+
+#[test]
+fn protocol_errors_send_the_right_close_code() {
+    let (addr, _rx, server) = serve::<()>(|_| echo_worker(WebSocket::new().max_frame_size(1000)));
+    let cases: [(u8, &[u8], u16); 6] = [
+        (0xC1, b"rsv1", 1002),
+        (0x83, b"", 1002),
+        (0x81, b"\xff\xfe", 1007),
+        (0x80, b"lone continuation", 1002),
+        (0x88, b"\x03\xed", 1002),
+        (0x82, &[0u8; 1001], 1009),
+    ];
+    for (b0, payload, code) in cases {
+        let mut c = Client::connect(addr, "/");
+        c.send_frame(b0, payload);
+        c.expect_close(code);
+    }
+    // An unmasked frame.
+    let mut c = Client::connect(addr, "/");
+    c.s.write_all(b"\x81\x02hi").unwrap();
+    c.expect_close(1002);
+    stop(server, addr);
+}
+
+#[test]
+fn on_websocket_connect_reads_the_request_adds_headers_and_rejects() {
+    let (addr, rx, server) = serve::<String>(|tx| {
+        let w = echo_worker(WebSocket::new());
+        w.on_websocket_connect(move |conn, req, resp| {
+            tx.send(format!(
+                "{} {:?} {:?} {:?}",
+                req.path(),
+                req.query("room"),
+                req.cookie("sid"),
+                req.header("x-custom")
+            ))
+            .unwrap();
+            if req.query("token").as_deref() != Some("ok") {
+                resp.reject(403);
+                return;
+            }
+            resp.header("X-Room", req.query("room").unwrap_or_default());
+            // Sent right after the 101, before any echo.
+            conn.send("welcome");
+        });
+        w
+    });
+    let err = Client::connect_with(addr, "/chat?room=r%201", "Cookie: a=1; sid=s9\r\nX-Custom: v\r\n")
+        .err()
+        .expect("rejected without a token");
+    assert!(err.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{err}");
+    assert_eq!(rx.recv().unwrap(), "/chat Some(\"r 1\") Some(\"s9\") Some(\"v\")");
+    let mut c = Client::connect_with(addr, "/chat?room=blue&token=ok", "").unwrap();
+    rx.recv().unwrap();
+    assert_eq!(c.frame(), Some((0x81, b"welcome".to_vec())));
+    stop(server, addr);
+}
+
+#[test]
+fn added_headers_are_in_the_101() {
+    let (addr, _rx, server) = serve::<()>(|_| {
+        let w = echo_worker(WebSocket::new());
+        w.on_websocket_connect(|_, _, resp| {
+            resp.header("Sec-WebSocket-Protocol", "chat");
+        });
+        w
+    });
+    let mut s = Client::raw(addr);
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n\r\n"
+    )
+    .unwrap();
+    let mut c = Client { s, buf: Vec::new() };
+    let head = c.read_head();
+    assert!(head.contains("Sec-WebSocket-Protocol: chat\r\n"), "{head}");
+    stop(server, addr);
+}
+
+#[test]
+fn message_type_ping_pong_and_close_hooks() {
+    let (addr, rx, server) = serve::<String>(|tx| {
+        let w = echo_worker(WebSocket::new());
+        let t = tx.clone();
+        w.on_connect(|conn| conn.set_message_type(MessageType::Binary));
+        w.on_websocket_ping(move |conn, p| {
+            t.send(format!("ping {}", String::from_utf8_lossy(&p))).unwrap();
+            conn.send(Outgoing::pong(&b"custom"[..]));
+        });
+        let t = tx.clone();
+        w.on_websocket_pong(move |_, p| t.send(format!("pong {}", String::from_utf8_lossy(&p))).unwrap());
+        w.on_websocket_close(move |_, code, reason| tx.send(format!("close {code:?} {reason}")).unwrap());
+        w
+    });
+    let mut c = Client::connect(addr, "/");
+    c.send(0x9, b"p1");
+    assert_eq!(c.frame(), Some((0x8A, b"custom".to_vec())));
+    assert_eq!(rx.recv().unwrap(), "ping p1");
+    c.send(0xA, b"p2");
+    assert_eq!(rx.recv().unwrap(), "pong p2");
+    c.send(0x1, b"text");
+    assert_eq!(c.frame(), Some((0x81, b"text".to_vec())), "a Message keeps its type");
+    c.send(0x8, b"\x03\xe9away");
+    c.expect_close(1001);
+    assert_eq!(rx.recv().unwrap(), "close Some(1001) away");
+    stop(server, addr);
+}
+
+#[test]
+fn strings_follow_the_connection_message_type() {
+    let (addr, _rx, server) = serve::<()>(|_| {
+        let w = echo_worker(WebSocket::new());
+        w.on_message(|conn, msg| {
+            if msg.as_text() == Some("__stop__") {
+                Worker::stop_all();
+                return;
+            }
+            conn.set_message_type(MessageType::Binary);
+            conn.send(format!("got {}", msg.len()));
+            conn.set_message_type(MessageType::Text);
+            conn.send(String::from("as text"));
+            conn.send(Outgoing::binary("forced binary"));
+        });
+        w
+    });
+    let mut c = Client::connect(addr, "/");
+    c.send(0x1, b"abc");
+    assert_eq!(c.frame(), Some((0x82, b"got 3".to_vec())));
+    assert_eq!(c.frame(), Some((0x81, b"as text".to_vec())));
+    assert_eq!(c.frame(), Some((0x82, b"forced binary".to_vec())));
+    stop(server, addr);
+}
+
+#[test]
+fn server_close_with_a_code() {
+    let (addr, _rx, server) = serve::<()>(|_| {
+        let w = echo_worker(WebSocket::new());
+        w.on_message(|conn, msg| {
+            if msg.as_text() == Some("__stop__") {
+                Worker::stop_all();
+            } else {
+                conn.close_websocket(4000, "bye");
+            }
+        });
+        w
+    });
+    let mut c = Client::connect(addr, "/");
+    c.send(0x1, b"x");
+    let (b0, p) = c.frame().unwrap();
+    assert_eq!((b0, &p[..]), (0x88, &b"\x0f\xa0bye"[..]));
+    assert!(c.frame().is_none());
+    stop(server, addr);
+}
+
+#[test]
+fn heartbeat_pings_silent_connections_and_closes_dead_ones() {
+    let (addr, _rx, server) = serve::<()>(|_| {
+        echo_worker(WebSocket::new().heartbeat(Duration::from_millis(100), Duration::from_millis(350)))
+    });
+    let mut alive = Client::connect(addr, "/");
+    // The live client answers every ping, in its own thread, while the silent one is watched.
+    let live = thread::spawn(move || {
+        for _ in 0..6 {
+            let (b0, p) = alive.frame().unwrap();
+            assert_eq!(b0, 0x89, "only pings for a live connection");
+            alive.send(0xA, &p);
+        }
+        alive.send(0x1, b"still here");
+        loop {
+            let (b0, p) = alive.frame().unwrap();
+            if b0 == 0x81 {
+                assert_eq!(p, b"still here");
+                break;
+            }
+        }
+    });
+    let mut silent = Client::connect(addr, "/");
+    let mut pings = 0;
+    loop {
+        let (b0, _) = silent.frame().expect("a frame before the close");
+        match b0 {
+            0x89 => pings += 1,
+            0x88 => break,
+            other => panic!("unexpected frame {other:#x}"),
+        }
+    }
+    assert!((2..=4).contains(&pings), "{pings} pings before the timeout");
+    assert!(silent.frame().is_none());
+    live.join().unwrap();
+    stop(server, addr);
+}
+
+#[test]
+fn deflate_is_negotiated_and_used_both_ways() {
+    let (addr, _rx, server) = serve::<()>(|_| echo_worker(WebSocket::new()));
+    let mut s = Client::raw(addr);
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
+    )
+    .unwrap();
+    let mut c = Client { s, buf: Vec::new() };
+    let head = c.read_head();
+    assert!(
+        head.contains("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"),
+        "{head}"
+    );
+    let text = "a fairly compressible message. ".repeat(20);
+    c.send(0x1, text.as_bytes()); // uncompressed messages stay allowed
+    let (b0, p) = c.frame().unwrap();
+    assert_eq!(b0, 0xC1, "echo compressed (RSV1)");
+    assert!(p.len() < text.len() / 4);
+    // Compressed by us with the server's own codec, echoed back.
+    let mut out = Vec::new();
+    workerman::protocol::websocket::deflate::compress(text.as_bytes(), 15, &mut out);
+    c.send_frame(0xC1, &out);
+    assert_eq!(c.frame().unwrap(), (0xC1, p));
+    stop(server, addr);
+}
+
+#[test]
+fn message_enum_helpers() {
+    let m = Message::Text("hi".into());
+    assert!(m.is_text() && m.len() == 2 && m.as_bytes() == b"hi");
+    assert_eq!(m.message_type(), MessageType::Text);
+    assert_eq!(Message::Binary(vec![1].into()).into_bytes(), vec![1u8]);
+}
