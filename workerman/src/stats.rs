@@ -85,3 +85,8 @@ pub(crate) fn set_stopping() {
 pub(crate) fn stopping() -> bool {
     STOPPING.with(Cell::get)
 }
+
+/// Standalone runs may follow each other in one thread.
+pub(crate) fn clear_stopping() {
+    STOPPING.with(|s| s.set(false));
+}

@@ -615,6 +615,11 @@ fn reuse_port_processes_each_bind_and_share_the_load() {
     assert!(port_is_free(2380));
 }
 
+/// SIGUSR2's number on Linux.
+fn libc_sigusr2() -> i32 {
+    12
+}
+
 fn status_json(app: &App) -> serde_json::Value {
     let out = app.run(&["status", "--json"]);
     assert!(out.status.success(), "{out:?}");
@@ -648,6 +653,18 @@ fn status_shows_processes_exit_counts_and_busy_workers() {
     }
     assert!(text.lines().last().unwrap().starts_with("Summary"), "{text}");
 
+    // The master's report signals sent to a worker directly do not kill it.
+    kill(workers[1], libc_sigusr2());
+    kill(workers[1], 29); // SIGIO
+    let json = status_json(&app);
+    assert!(
+        json["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["pid"] == workers[1] && p["status"] == "idle"),
+        "{json}"
+    );
     // kill -9 shows up in the exit counts.
     kill(workers[0], 9);
     app.workers(2);
@@ -1023,7 +1040,12 @@ fn text_client_connects_and_reconnects_after_the_server_restarts() {
     wait_for("a second connect", || {
         (client.log().matches("text_client: connected to").count() >= 2).then_some(())
     });
-    assert!(client.stop().status.success());
+    // A client that reconnects from on_close does not hold up a graceful stop.
+    let mut stop_g = client.cmd(&["stop", "-g"]);
+    let stopper = std::thread::spawn(move || stop_g.output());
+    wait_for("stop -g to finish", || stopper.is_finished().then_some(()));
+    assert!(stopper.join().unwrap().unwrap().status.success());
+    assert!(!client.log().contains("killed by signal"), "{}", client.log());
     assert!(server.stop().status.success());
 }
 

@@ -76,6 +76,8 @@ fn async_udp_connection_talks_to_a_udp_worker() {
             let conn = AsyncUdpConnection::<Text>::new(&format!("text://{addr}")).unwrap();
             let tx = tx.clone();
             conn.on_message(move |_, line| tx.send(line).unwrap());
+            // Sent before the socket exists: still one datagram per send.
+            conn.send("zero");
             conn.on_connect(|c| {
                 c.send("first");
                 c.send("second");
@@ -85,9 +87,9 @@ fn async_udp_connection_talks_to_a_udp_worker() {
             std::mem::forget(conn);
         });
     });
-    let mut got = vec![rx.recv_timeout(TIMEOUT).unwrap(), rx.recv_timeout(TIMEOUT).unwrap()];
+    let mut got: Vec<String> = (0..3).map(|_| rx.recv_timeout(TIMEOUT).unwrap()).collect();
     got.sort();
-    assert_eq!(got, ["echo:first", "echo:second"]);
+    assert_eq!(got, ["echo:first", "echo:second", "echo:zero"]);
 }
 
 #[test]
@@ -344,4 +346,22 @@ fn bad_tls_files_are_a_clear_error() {
         err.contains("cannot read the TLS certificate /nonexistent/cert.pem"),
         "{err}"
     );
+}
+
+#[test]
+fn an_unconnected_client_is_not_a_live_connection() {
+    let (tx, rx) = mpsc::channel();
+    let server = thread::spawn(move || {
+        let w = Worker::without_listener();
+        w.on_worker_start(move |_| {
+            let conn = AsyncTcpConnection::<Text>::new("text://127.0.0.1:9").unwrap();
+            tx.send(workerman::stats::snapshot().connections).unwrap();
+            drop(conn);
+            Worker::stop_all();
+        });
+        Worker::run_standalone()
+    });
+    assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), 0);
+    // And stopping does not wait for it.
+    server.join().unwrap().unwrap();
 }

@@ -401,6 +401,7 @@ pub(crate) fn connections(master: Pid) -> i32 {
                 remote,
             ] => {
                 let v6 = remote.starts_with('[');
+                let v4 = !v6 && remote.parse::<std::net::SocketAddr>().is_ok();
                 let num = |s: &str| s.parse::<u64>().unwrap_or(0);
                 let _ = writeln!(
                     out,
@@ -410,7 +411,7 @@ pub(crate) fn connections(master: Pid) -> i32 {
                     pad(id, 10),
                     pad(transport, 8),
                     pad(cut(protocol, 15), 16),
-                    pad(if v6 { " 0" } else { " 1" }, 7),
+                    pad(if v4 { " 1" } else { " 0" }, 7),
                     pad(if v6 { " 1" } else { " 0" }, 7),
                     pad(human_bytes(num(recv_q)), 13),
                     pad(human_bytes(num(send_q)), 13),

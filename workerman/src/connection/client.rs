@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::net::{TcpSocket, UdpSocket, UnixStream};
 
-use super::{Callbacks, ConnectionError, Entry, Io, Limits, Status, TcpConnection, registry};
+use super::{Callbacks, ConnectionError, Io, Limits, Status, TcpConnection};
 use crate::address::{Address, Target, Transport};
 use crate::error::{Error, Result};
 use crate::panic::guard;
@@ -33,6 +33,12 @@ pub(crate) struct ClientInfo {
     local: Cell<Option<SocketAddr>>,
     connect_timeout: Cell<Duration>,
     reconnect: RefCell<Option<tokio::task::AbortHandle>>,
+}
+
+impl ClientInfo {
+    pub(crate) fn is_udp(&self) -> bool {
+        self.transport.get() == Transport::Udp
+    }
 }
 
 fn client_parts<P: Protocol>(address: &str) -> Result<Address> {
@@ -67,7 +73,8 @@ fn build<P: Protocol>(addr: Address, protocol: P) -> TcpConnection<P> {
         None,
         Callbacks::default(),
         Limits::default(),
-        true,
+        // Counted once connecting: a connection that is never connected is not a live one.
+        false,
         Some(info),
     )
 }
@@ -254,6 +261,7 @@ impl<P: Protocol> TcpConnection<P> {
         if self.status() != Status::Connecting || self.inner.io.borrow().is_some() {
             return;
         }
+        self.count_in();
         self.cancel_reconnect();
         tokio::task::spawn_local(self.clone().run_connect());
     }
@@ -262,6 +270,11 @@ impl<P: Protocol> TcpConnection<P> {
     /// kept. Replaces a reconnect already scheduled.
     pub fn reconnect(&self, after: Duration) {
         let Some(info) = &self.inner.client else { return };
+        // A stopping process does not start new connections (a client reconnecting from
+        // on_close would otherwise keep a graceful stop or reload waiting forever).
+        if stats::stopping() {
+            return;
+        }
         match self.status() {
             Status::Closed => self.revive(),
             Status::Connecting if self.inner.io.borrow().is_none() => {}
@@ -272,6 +285,7 @@ impl<P: Protocol> TcpConnection<P> {
             }
         }
         self.cancel_reconnect();
+        self.count_in();
         let conn = self.clone();
         let handle = tokio::task::spawn_local(async move {
             tokio::time::sleep(after).await;
@@ -308,9 +322,6 @@ impl<P: Protocol> TcpConnection<P> {
         st.send = bytes::BytesMut::new();
         st.unflushed = false;
         st.proto = P::State::default();
-        drop(st);
-        stats::connection_opened();
-        registry::register(self.inner.id, Rc::new(Entry(Rc::downgrade(&self.inner))));
     }
 
     fn destroy_keeping_callbacks(&self) {
@@ -337,6 +348,11 @@ impl<P: Protocol> TcpConnection<P> {
             Ok(io) => {
                 self.inner.peer.set(io.peer_addr());
                 self.inner.local.set(io.local_addr());
+                // Datagrams sent before the socket existed leave one by one, in order.
+                let pending = std::mem::take(&mut self.inner.st.borrow_mut().pending_datagrams);
+                for d in pending {
+                    let _ = io.try_write(&d);
+                }
                 *self.inner.io.borrow_mut() = Some(Rc::new(io));
                 self.inner.st.borrow_mut().status = Status::Established;
                 tokio::task::spawn_local(self.clone().drive());

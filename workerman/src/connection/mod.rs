@@ -125,6 +125,8 @@ struct State<P: Protocol> {
     unflushed: bool,
     /// `on_buffer_full` fired and `on_buffer_drain` has not yet.
     full_signalled: bool,
+    /// Datagrams sent by a UDP client before its socket exists, one entry per send.
+    pending_datagrams: Vec<bytes::Bytes>,
 }
 
 struct Inner<P: Protocol> {
@@ -134,8 +136,8 @@ struct Inner<P: Protocol> {
     io: RefCell<Option<Rc<Io>>>,
     peer: Cell<Option<SocketAddr>>,
     local: Cell<Option<SocketAddr>>,
-    /// Counted in `status` and listed by `connections` (not datagram reply handles).
-    counted: bool,
+    /// Counted in `status` and listed by `connections` right now.
+    counted: Cell<bool>,
     /// Where an outgoing connection connects to (`None` for accepted connections).
     client: Option<client::ClientInfo>,
     st: RefCell<State<P>>,
@@ -244,9 +246,6 @@ impl<P: Protocol> TcpConnection<P> {
             .as_ref()
             .map(|io| (io.peer_addr(), io.local_addr()))
             .unwrap_or((None, None));
-        if counted {
-            stats::connection_opened();
-        }
         let conn = TcpConnection {
             inner: Rc::new(Inner {
                 id: next_id(),
@@ -255,7 +254,7 @@ impl<P: Protocol> TcpConnection<P> {
                 io: RefCell::new(io.map(Rc::new)),
                 peer: Cell::new(peer),
                 local: Cell::new(local),
-                counted,
+                counted: Cell::new(false),
                 client,
                 st: RefCell::new(State {
                     status,
@@ -272,6 +271,7 @@ impl<P: Protocol> TcpConnection<P> {
                     bytes_written: 0,
                     unflushed: false,
                     full_signalled: false,
+                    pending_datagrams: Vec::new(),
                 }),
                 woken: Cell::new(false),
                 waker: Cell::new(None),
@@ -279,9 +279,17 @@ impl<P: Protocol> TcpConnection<P> {
             }),
         };
         if counted {
-            registry::register(conn.inner.id, Rc::new(Entry(Rc::downgrade(&conn.inner))));
+            conn.count_in();
         }
         conn
+    }
+
+    /// Counts the connection as live (stats, `connections`), once.
+    pub(crate) fn count_in(&self) {
+        if !self.inner.counted.replace(true) {
+            stats::connection_opened();
+            registry::register(self.inner.id, Rc::new(Entry(Rc::downgrade(&self.inner))));
+        }
     }
 
     /// Per-process id, from 1 (ids repeat across processes; prefix with the worker id if needed).
@@ -418,6 +426,11 @@ impl<P: Protocol> TcpConnection<P> {
         if st.send.is_empty() {
             return SendResult::Queued;
         }
+        if st.status == Status::Connecting && inner.client.as_ref().is_some_and(|c| c.is_udp()) {
+            let datagram = st.send.split().freeze();
+            st.pending_datagrams.push(datagram);
+            return SendResult::Queued;
+        }
         let io = inner.io.borrow().clone();
         if let Some(io) = io.as_ref().filter(|io| io.is_datagram()) {
             // One send, one datagram: never coalesced, never queued (UDP drops when full).
@@ -532,7 +545,7 @@ impl<P: Protocol> TcpConnection<P> {
         if let Some(w) = &self.inner.worker {
             w.forget_connection(self.inner.id);
         }
-        if self.inner.counted {
+        if self.inner.counted.replace(false) {
             stats::connection_closed();
             registry::unregister(self.inner.id);
         }

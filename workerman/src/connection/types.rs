@@ -27,7 +27,7 @@ impl Status {
     }
 }
 
-/// The three outcomes of [`TcpConnection::send`] (Workerman's `true` / `null` / `false`).
+/// The three outcomes of [`TcpConnection::send`](super::TcpConnection::send) (Workerman's `true` / `null` / `false`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendResult {
     /// Everything was handed to the kernel.

@@ -94,11 +94,7 @@ pub(super) fn render(specs: &[Spec], stop_hint: &str) -> String {
                 .unwrap_or_else(|| me.clone());
             [
                 "tokio".to_string(),
-                s.address
-                    .as_ref()
-                    .map(|a| a.transport().as_str())
-                    .unwrap_or("tcp")
-                    .to_string(),
+                s.transport.as_str().to_string(),
                 user,
                 s.name.clone(),
                 s.address
@@ -163,6 +159,16 @@ mod tests {
             transport: crate::address::Transport::Tcp,
             tls: None,
         };
+        let mut tls = spec.clone();
+        tls.transport = crate::address::Transport::Ssl;
+        assert!(
+            render(&[tls], "")
+                .lines()
+                .nth(4)
+                .unwrap()
+                .starts_with("tokio       ssl "),
+            "the transport in use"
+        );
         let text = render(&[spec], "Press Ctrl+C to stop. Start success.");
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].contains(" WORKERMAN-RS ") && lines[0].starts_with('-'));

@@ -97,6 +97,15 @@ pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
     settings::log(&format!("Workerman[{name}] start in {mode} mode"));
     let specs: Vec<Spec> = registry::all().iter().map(|w| w.spec()).collect();
     for spec in &specs {
+        if let Some(user) = &spec.user
+            && nix::unistd::getuid().is_root()
+            && !matches!(nix::unistd::User::from_name(user), Ok(Some(_)))
+        {
+            return Err(Error::io(
+                format!("worker[{}]: user `{user}` does not exist", spec.name),
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
         match banner::check_user(spec.user.as_deref()) {
             Some(warning) => settings::log(&format!("worker[{}] {warning}", spec.name)),
             // Worker processes that switch user still write the log file.

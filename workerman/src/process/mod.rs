@@ -116,6 +116,10 @@ struct Signals {
     term: tokio::signal::unix::Signal,
     usr1: tokio::signal::unix::Signal,
     quit: tokio::signal::unix::Signal,
+    /// The master's status/connections signals, if sent to a worker directly: ignored (reports
+    /// go over the control channel), instead of the default action, which would kill it.
+    usr2: tokio::signal::unix::Signal,
+    io: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -127,18 +131,24 @@ impl Signals {
             term: signal(SignalKind::terminate())?,
             usr1: signal(SignalKind::user_defined1())?,
             quit: signal(SignalKind::quit())?,
+            usr2: signal(SignalKind::user_defined2())?,
+            io: signal(SignalKind::io())?,
         })
     }
 
     async fn next(&mut self) -> Intent {
         let stop = STOP.with(Rc::clone);
-        tokio::select! {
-            _ = self.int.recv() => Intent::Stop { graceful: false },
-            _ = self.hup.recv() => Intent::Stop { graceful: false },
-            _ = self.term.recv() => Intent::Stop { graceful: true },
-            _ = self.usr1.recv() => Intent::Reload { graceful: false },
-            _ = self.quit.recv() => Intent::Reload { graceful: true },
-            _ = stop.notified() => Intent::StopRequested { graceful: STOP_GRACEFUL.with(Cell::get).unwrap_or(false) },
+        loop {
+            return tokio::select! {
+                _ = self.int.recv() => Intent::Stop { graceful: false },
+                _ = self.hup.recv() => Intent::Stop { graceful: false },
+                _ = self.term.recv() => Intent::Stop { graceful: true },
+                _ = self.usr1.recv() => Intent::Reload { graceful: false },
+                _ = self.quit.recv() => Intent::Reload { graceful: true },
+                _ = stop.notified() => Intent::StopRequested { graceful: STOP_GRACEFUL.with(Cell::get).unwrap_or(false) },
+                _ = self.usr2.recv() => continue,
+                _ = self.io.recv() => continue,
+            };
         }
     }
 }
@@ -291,6 +301,7 @@ pub(crate) async fn drain_connections(graceful: bool) -> bool {
 /// `Worker::run_standalone`: every worker of the start file in this thread, as one process.
 pub(crate) fn run_standalone() -> Result<()> {
     MODE.with(|m| m.set(Mode::Standalone));
+    stats::clear_stopping();
     static HOOK: std::sync::Once = std::sync::Once::new();
     HOOK.call_once(|| crate::panic::install("standalone", true));
     crate::panic::set_name("standalone");
