@@ -545,7 +545,7 @@ impl<P: Protocol> TcpConnection<P> {
         SendResult::Queued
     }
 
-    fn emit_error(&self, err: &ConnectionError) {
+    pub(crate) fn emit_error(&self, err: &ConnectionError) {
         let cb = self.inner.st.borrow().cb.on_error.clone();
         if let Some(cb) = cb {
             guard(|| cb(self, err));
@@ -764,6 +764,8 @@ impl<P: Protocol> TcpConnection<P> {
             Wrote(io::Result<bool>),
             Read(io::Result<usize>),
         }
+        let protocol = self.inner.protocol.clone();
+        guard(|| protocol.on_connect(&self));
         let on_connect = self.inner.st.borrow().cb.on_connect.clone();
         if let Some(cb) = on_connect {
             guard(|| cb(&self));
