@@ -45,8 +45,7 @@ fn main() -> workerman::Result<()> {
 
 fn run_case(base: Rc<String>, case: u32, count: u32) {
     if case > count {
-        let conn =
-            AsyncTcpConnection::<Ws>::new(&format!("{base}/updateReports?agent={AGENT}")).expect("url");
+        let conn = AsyncTcpConnection::<Ws>::new(&format!("{base}/updateReports?agent={AGENT}")).expect("url");
         conn.on_close(|_| {
             println!("autobahn_client: reports updated");
             Worker::stop_all();
