@@ -43,18 +43,23 @@ fn main() {
         if let Ok(ca) = std::env::var("WS_CLIENT_CA") {
             conn.set_tls_ca(ca);
         }
-        conn.on_websocket_connect(|c, _resp| {
+        let stdin_done = Rc::new(Cell::new(false));
+        let done = stdin_done.clone();
+        conn.on_websocket_connect(move |c, _resp| {
             eprintln!(
                 "ws_client: connected to {}",
                 c.remote_address().map(|a| a.to_string()).unwrap_or_default()
             );
+            // stdin ended while connecting: the queued lines went out just before this.
+            if done.get() {
+                c.close_websocket(1000, "bye");
+            }
         });
         conn.on_message(|_, msg| match msg {
             Message::Text(t) => println!("< {t}"),
             Message::Binary(b) => println!("< [binary: {} bytes]", b.len()),
         });
         conn.on_error(|_, e| eprintln!("ws_client: {e}"));
-        let stdin_done = Rc::new(Cell::new(false));
         let done = stdin_done.clone();
         conn.on_close(move |c| {
             if done.get() {
@@ -82,11 +87,10 @@ fn main() {
                 conn.send(line);
             }
             stdin_done.set(true);
+            // Open: close now. Otherwise on_websocket_connect closes once the queued lines are
+            // sent, or a failed connect's on_close ends the run.
             if conn.is_websocket_open() {
                 conn.close_websocket(1000, "bye");
-            } else {
-                conn.cancel_reconnect();
-                conn.close();
             }
         });
     });
