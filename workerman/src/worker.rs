@@ -536,8 +536,8 @@ pub(crate) trait AnyWorker {
     fn bind(&self, inherited: Option<crate::listen::Bound>) -> Result<Option<crate::listen::Bound>>;
     /// In a worker process: run `on_worker_start`, then start accepting on `listener`.
     fn start(&self, id: usize, listener: Option<crate::listen::Bound>) -> Result<()>;
-    /// In a worker process: `on_worker_stop`, stop accepting, and unless graceful close every
-    /// connection (after flushing what is queued).
+    /// In a worker process: `on_worker_stop` and stop accepting (connections are ended by the
+    /// process afterwards, see `process::drain_connections`).
     fn stop(&self, graceful: bool);
     fn reload(&self);
 }
@@ -586,12 +586,9 @@ impl<P: Protocol> AnyWorker for Worker<P> {
         if let Some(cb) = stop {
             crate::panic::guard(|| cb(self));
         }
+        // The process then ends the connections (process::drain_connections).
+        let _ = graceful;
         self.stop_listening();
-        if !graceful {
-            for c in self.connections() {
-                c.close();
-            }
-        }
     }
 
     fn reload(&self) {

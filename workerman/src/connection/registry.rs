@@ -2,7 +2,11 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::rc::Rc;
+
+use super::TcpConnection;
+use crate::protocol::Protocol;
 
 /// One connection as the `connections` command lists it.
 #[derive(Debug, Clone)]
@@ -49,4 +53,50 @@ pub(crate) fn all() -> Vec<Rc<dyn Inspect>> {
 /// Rows of every live connection, in id order.
 pub(crate) fn rows() -> Vec<Row> {
     all().iter().filter_map(|c| c.row()).collect()
+}
+
+/// The registry's weak view of a connection.
+pub(super) struct Entry<P: Protocol>(pub(super) std::rc::Weak<super::Inner<P>>);
+
+impl<P: Protocol> Entry<P> {
+    fn conn(&self) -> Option<TcpConnection<P>> {
+        self.0.upgrade().map(|inner| TcpConnection { inner })
+    }
+}
+
+impl<P: Protocol> Inspect for Entry<P> {
+    fn activity(&self) -> Option<(u64, bool)> {
+        let conn = self.conn()?;
+        let st = conn.inner.st.borrow();
+        Some((
+            st.bytes_read + st.bytes_written,
+            st.recv.is_empty() && st.send.is_empty() && !st.in_dispatch,
+        ))
+    }
+
+    fn close(&self) {
+        if let Some(conn) = self.conn() {
+            conn.close();
+        }
+    }
+
+    fn row(&self) -> Option<Row> {
+        let conn = self.conn()?;
+        let inner = &*conn.inner;
+        let st = inner.st.borrow();
+        let addr = |a: Option<SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
+        Some(Row {
+            id: inner.id,
+            worker: inner.worker.as_ref().map(|w| w.name()).unwrap_or_else(|| "none".into()),
+            transport: inner.io.borrow().as_ref().map(|io| io.transport()).unwrap_or("tcp"),
+            protocol: P::SCHEME,
+            recv_q: st.recv.len(),
+            send_q: st.send.len(),
+            bytes_read: st.bytes_read,
+            bytes_written: st.bytes_written,
+            status: st.status.as_str(),
+            local: addr(inner.local.get()),
+            remote: addr(inner.peer.get()),
+        })
+    }
 }

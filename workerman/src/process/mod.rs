@@ -245,19 +245,47 @@ async fn serve(worker: Rc<dyn AnyWorker>, id: usize, listener: Option<crate::lis
     for w in all.iter().skip(initial) {
         w.stop(graceful);
     }
-    let stop_timeout = settings::get().stop_timeout;
-    if graceful {
-        tokio::select! {
-            _ = stats::all_closed() => {}
-            _ = close_idle_connections() => {}
-        }
-    } else if tokio::time::timeout(stop_timeout, stats::all_closed()).await.is_err() {
+    if !drain_connections(graceful).await {
         settings::log(&format!(
-            "worker[{name}:{pid}] {} connection(s) still open after {stop_timeout:?}; exiting",
+            "worker[{name}:{pid}] {} connection(s) still open after stop_timeout; exiting",
             stats::snapshot().connections
         ));
     }
     0
+}
+
+/// Ends this process's connections after a stop or reload; `false` if some are still open.
+///
+/// Every connection first gets the chance to finish what it is doing: it is closed once it has
+/// been quiet (nothing buffered, no bytes moving) for a moment, and keep-alive protocols end
+/// keep-alive meanwhile (`Context::stopping`: HTTP answers `Connection: close`), so no request in
+/// flight is cut. Graceful: quiet for 1 s, no time limit. Otherwise: quiet for 100 ms, and
+/// whatever is still open shortly before `stop_timeout` is closed (after flushing).
+pub(crate) async fn drain_connections(graceful: bool) -> bool {
+    if graceful {
+        tokio::select! {
+            _ = stats::all_closed() => {}
+            _ = close_when_quiet(IDLE_BEFORE_CLOSE) => {}
+        }
+        return true;
+    }
+    let stop_timeout = settings::get().stop_timeout;
+    let soft = stop_timeout.saturating_sub(FORCE_CLOSE_MARGIN);
+    let polite = async {
+        tokio::select! {
+            _ = stats::all_closed() => {}
+            _ = close_when_quiet(QUIET_ON_STOP) => {}
+        }
+    };
+    if tokio::time::timeout(soft, polite).await.is_ok() {
+        return true;
+    }
+    for conn in crate::connection::registry::all() {
+        conn.close();
+    }
+    tokio::time::timeout(FORCE_CLOSE_MARGIN, stats::all_closed())
+        .await
+        .is_ok()
 }
 
 /// `Worker::run_standalone`: every worker of the start file in this thread, as one process.
@@ -279,10 +307,11 @@ pub(crate) fn run_standalone() -> Result<()> {
         let stop = STOP.with(Rc::clone);
         stop.notified().await;
         let graceful = STOP_GRACEFUL.with(Cell::get).unwrap_or(false);
+        stats::set_stopping();
         for w in registry::all() {
             w.stop(graceful);
         }
-        stats::all_closed().await;
+        drain_connections(graceful).await;
         Ok::<(), Error>(())
     });
     crate::timer::Timer::del_all();
@@ -317,27 +346,26 @@ async fn watch_limits(max_requests: Option<u64>, max_memory: Option<u64>) {
     }
 }
 
-/// During a graceful stop: closes each connection once it has been quiet (no bytes in or out,
-/// nothing buffered) for [`IDLE_BEFORE_CLOSE`]; never returns (the caller races it against
-/// "all closed").
-async fn close_idle_connections() {
+/// Closes each connection once it has been quiet (no bytes in or out, nothing buffered) for
+/// `quiet`; never returns (the caller races it against "all closed").
+async fn close_when_quiet(quiet: std::time::Duration) {
     use std::collections::HashMap;
     let mut last: HashMap<usize, (u64, tokio::time::Instant)> = HashMap::new();
-    let mut tick = tokio::time::interval(IDLE_POLL);
+    let mut tick = tokio::time::interval(IDLE_POLL.min(quiet / 2).max(std::time::Duration::from_millis(10)));
     loop {
         tick.tick().await;
         let now = tokio::time::Instant::now();
         let mut seen = HashMap::new();
         for conn in crate::connection::registry::all() {
             let key = std::rc::Rc::as_ptr(&conn) as *const () as usize;
-            let Some((moved, quiet)) = conn.activity() else {
+            let Some((moved, is_quiet)) = conn.activity() else {
                 continue;
             };
             let since = match last.get(&key) {
-                Some((before, at)) if *before == moved && quiet => *at,
+                Some((before, at)) if *before == moved && is_quiet => *at,
                 _ => now,
             };
-            if quiet && now.duration_since(since) >= IDLE_BEFORE_CLOSE {
+            if is_quiet && now.duration_since(since) >= quiet {
                 conn.close();
             }
             seen.insert(key, (moved, since));
@@ -348,4 +376,8 @@ async fn close_idle_connections() {
 
 /// A connection quiet this long is closed by a graceful stop or reload.
 const IDLE_BEFORE_CLOSE: std::time::Duration = std::time::Duration::from_secs(1);
+/// A connection quiet this long is closed by a (non-graceful) stop or reload.
+const QUIET_ON_STOP: std::time::Duration = std::time::Duration::from_millis(100);
+/// A non-graceful stop force-closes what is left this long before `stop_timeout`.
+const FORCE_CLOSE_MARGIN: std::time::Duration = std::time::Duration::from_millis(300);
 const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(100);

@@ -1,0 +1,287 @@
+//! The connection's task and its I/O: reading, cutting packets, delivering them, and writing
+//! what is queued. One task per connection, on the worker's event loop.
+
+use std::io;
+use std::task::Poll;
+
+use bytes::Buf;
+
+use super::{Io, State, Status, TcpConnection, pool};
+use crate::panic::guard;
+use crate::protocol::{Context, Protocol, Step, next_packet};
+use crate::stats;
+
+impl<P: Protocol> TcpConnection<P> {
+    /// The connection's task: waits for readability, writability or a wake-up, until closed.
+    ///
+    /// One hand-written poll per wake-up (no per-iteration futures): checks the wake flag, then
+    /// writability when output is queued, then reads when reading is wanted.
+    pub(crate) async fn drive(self) {
+        enum Event {
+            Woken,
+            /// Progress writing; `true` once everything is written and flushed.
+            Wrote(io::Result<bool>),
+            Read(io::Result<usize>),
+        }
+        let protocol = self.inner.protocol.clone();
+        guard(|| protocol.on_connect(&self));
+        let on_connect = self.inner.st.borrow().cb.on_connect.clone();
+        if let Some(cb) = on_connect {
+            guard(|| cb(&self));
+        }
+        loop {
+            let Some(io) = self.inner.io.borrow().clone() else {
+                break;
+            };
+            let (want_read, want_write) = {
+                let st = self.inner.st.borrow();
+                match st.status {
+                    Status::Closed => break,
+                    Status::Closing if st.send.is_empty() => {
+                        drop(st);
+                        self.destroy();
+                        break;
+                    }
+                    _ => {}
+                }
+                (
+                    st.status == Status::Established && !st.paused,
+                    !st.send.is_empty() || st.unflushed,
+                )
+            };
+            let event = std::future::poll_fn(|cx| {
+                if self.inner.woken.replace(false) {
+                    return Poll::Ready(Event::Woken);
+                }
+                if want_write && let Poll::Ready(r) = self.poll_write_queued(&io, cx) {
+                    return Poll::Ready(Event::Wrote(r));
+                }
+                if want_read && let Poll::Ready(r) = self.poll_read(&io, cx) {
+                    return Poll::Ready(Event::Read(r));
+                }
+                let waker = match self.inner.waker.take() {
+                    Some(w) if w.will_wake(cx.waker()) => w,
+                    _ => cx.waker().clone(),
+                };
+                self.inner.waker.set(Some(waker));
+                Poll::Pending
+            })
+            .await;
+            match event {
+                Event::Woken | Event::Wrote(Ok(false)) => {}
+                Event::Wrote(Ok(true)) => self.drained_by_task(),
+                Event::Wrote(Err(_)) => {
+                    stats::send_fail();
+                    self.destroy();
+                }
+                Event::Read(Err(_)) => self.destroy(),
+                Event::Read(Ok(0)) => self.destroy(),
+                Event::Read(Ok(n)) => {
+                    self.inner.st.borrow_mut().bytes_read += n as u64;
+                    self.dispatch();
+                }
+            }
+        }
+    }
+
+    /// Reads into the receive buffer (borrowing a pooled one when the connection has none).
+    fn poll_read(&self, io: &Io, cx: &mut std::task::Context<'_>) -> Poll<io::Result<usize>> {
+        let mut st = self.inner.st.borrow_mut();
+        if st.recv.capacity() == 0 {
+            st.recv = pool::take_read();
+        }
+        st.recv.reserve(pool::READ_CHUNK);
+        let r = io.poll_read_buf(cx, &mut st.recv);
+        drop(st);
+        if r.is_pending() {
+            self.release_empty_recv();
+        }
+        r
+    }
+
+    pub(super) fn release_empty_recv(&self) {
+        let mut st = self.inner.st.borrow_mut();
+        if st.recv.is_empty() && st.recv.capacity() > 0 {
+            pool::give_read(std::mem::take(&mut st.recv));
+        }
+    }
+
+    /// Cuts and delivers every complete packet in the receive buffer, then writes the replies.
+    pub(super) fn dispatch(&self) {
+        self.inner.st.borrow_mut().in_dispatch = true;
+        let on_message = loop {
+            let (step, cb, close) = {
+                let mut st = self.inner.st.borrow_mut();
+                if st.paused || st.status != Status::Established || st.recv.is_empty() {
+                    break None;
+                }
+                let (step, close) = guard(|| self.next_packet(&mut st))
+                    .unwrap_or_else(|| (Step::Fail("the protocol panicked".into()), false));
+                (step, st.cb.on_message.clone(), close)
+            };
+            if close {
+                self.close();
+            }
+            match step {
+                Step::Deliver(Some(msg)) => {
+                    stats::request();
+                    if let Some(cb) = cb {
+                        guard(|| cb(self, msg));
+                    }
+                }
+                Step::Deliver(None) => {
+                    stats::request();
+                    let protocol = self.inner.protocol.clone();
+                    guard(|| protocol.handle_event(self));
+                }
+                Step::Wait => break Some(()),
+                Step::Fail(why) => {
+                    stats::protocol_error();
+                    let worker = self.inner.worker.as_ref().map(|w| w.name()).unwrap_or_default();
+                    crate::settings::log(&format!(
+                        "worker[{worker}:{}] connection {} from {} closed: {why}",
+                        std::process::id(),
+                        self.id(),
+                        self.remote_address().map(|a| a.to_string()).unwrap_or_default()
+                    ));
+                    // Replies the protocol queued (e.g. an HTTP 400) still go out.
+                    self.inner.st.borrow_mut().recv.clear();
+                    self.close();
+                    break None;
+                }
+            }
+        };
+        let _ = on_message;
+        {
+            let datagram = self.inner.io.borrow().as_ref().is_some_and(|io| io.is_datagram());
+            let mut st = self.inner.st.borrow_mut();
+            st.in_dispatch = false;
+            if datagram {
+                // A datagram is framed on its own: an incomplete packet at its end is dropped.
+                st.recv.clear();
+                st.want = None;
+            }
+        }
+        self.release_empty_recv();
+        self.flush();
+        if self.status() == Status::Closing && self.inner.st.borrow().send.is_empty() {
+            self.destroy();
+        }
+    }
+
+    fn next_packet(&self, st: &mut State<P>) -> (Step<P::Message>, bool) {
+        let max = st.limits.max_package_size;
+        let State {
+            recv,
+            send,
+            proto,
+            want,
+            ..
+        } = st;
+        let mut cx = Context::new(proto, send, max).with_peer(self.inner.peer.get());
+        let step = next_packet(&*self.inner.protocol, recv, want, &mut cx);
+        let close = !matches!(step, Step::Fail(_)) && cx.close_requested();
+        (step, close)
+    }
+
+    /// Writes queued bytes through the socket from the connection's task. `Ready(Ok(true))` once
+    /// everything is written and flushed, `Ready(Ok(false))` after partial progress.
+    fn poll_write_queued(&self, io: &Io, cx: &mut std::task::Context<'_>) -> Poll<io::Result<bool>> {
+        let mut st = self.inner.st.borrow_mut();
+        let mut progressed = false;
+        while !st.send.is_empty() {
+            match io.poll_write(cx, &st.send) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    st.send.advance(n);
+                    st.bytes_written += n as u64;
+                    st.unflushed = true;
+                    progressed = true;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    return if progressed {
+                        Poll::Ready(Ok(false))
+                    } else {
+                        Poll::Pending
+                    };
+                }
+            }
+        }
+        match io.poll_flush(cx) {
+            Poll::Ready(Ok(())) => {
+                st.unflushed = false;
+                Poll::Ready(Ok(true))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                if progressed {
+                    Poll::Ready(Ok(false))
+                } else {
+                    Poll::Pending
+                }
+            }
+        }
+    }
+
+    /// The task emptied the send buffer: `on_buffer_drain` (Workerman fires it only here), then
+    /// a pending close completes.
+    fn drained_by_task(&self) {
+        let mut st = self.inner.st.borrow_mut();
+        pool::give_write(std::mem::take(&mut st.send));
+        self.inner.drain.notify_waiters();
+        let closing = st.status == Status::Closing;
+        let drain = st.cb.on_buffer_drain.clone();
+        st.full_signalled = false;
+        drop(st);
+        if let Some(cb) = drain {
+            guard(|| cb(self));
+        }
+        if closing {
+            self.destroy();
+        }
+    }
+
+    /// Writes as much of the send buffer as the socket takes right now (after a read's replies
+    /// were queued); the task writes the rest when the socket is writable.
+    pub(super) fn flush(&self) {
+        let Some(io) = self.inner.io.borrow().clone() else {
+            return;
+        };
+        let mut st = self.inner.st.borrow_mut();
+        if st.send.is_empty() {
+            return;
+        }
+        match io.try_write(&st.send) {
+            Ok(n) => {
+                st.bytes_written += n as u64;
+                st.send.advance(n);
+                if !st.send.is_empty() {
+                    return;
+                }
+                pool::give_write(std::mem::take(&mut st.send));
+                self.inner.drain.notify_waiters();
+                let closing = st.status == Status::Closing;
+                // Whoever paused on `on_buffer_full` waits for `on_buffer_drain`.
+                let drain = if std::mem::take(&mut st.full_signalled) {
+                    st.cb.on_buffer_drain.clone()
+                } else {
+                    None
+                };
+                drop(st);
+                if let Some(cb) = drain {
+                    guard(|| cb(self));
+                }
+                if closing {
+                    self.destroy();
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                drop(st);
+                stats::send_fail();
+                self.destroy();
+            }
+        }
+    }
+}
