@@ -1279,3 +1279,42 @@ fn ws_chat_serves_the_page_and_broadcasts() {
     assert_eq!(ws_recv(&mut b), (0x81, b"* ann left".to_vec()));
     assert!(app.stop().status.success());
 }
+
+#[test]
+fn ws_client_sends_stdin_lines_to_websocket_echo_and_prints_replies() {
+    let app = App::new("websocket_echo");
+    app.start_daemon();
+    let mut client = Command::new(examples_dir().join("ws_client"))
+        .args(["start", "ws://127.0.0.1:2346/?from=ws_client"])
+        .env("WORKERMAN_LOG_FILE", app.dir.join("client.log"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    client
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("hello\nwörld\n".as_bytes())
+        .unwrap(); // stdin closes here: the client closes cleanly (1000) and exits
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(s) = client.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = client.kill();
+            panic!("ws_client did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    client.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let mut err = String::new();
+    client.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(status.success(), "{status}: {out}{err}");
+    assert_eq!(out, "< hello\n< wörld\n", "stderr: {err}");
+    assert!(err.contains("connected to 127.0.0.1:2346"), "{err}");
+    assert!(app.stop().status.success());
+}

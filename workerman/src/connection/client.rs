@@ -27,6 +27,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Where and how an outgoing connection connects.
 pub(crate) struct ClientInfo {
     address: Address,
+    /// Path and query of the URL (`/` when it had none).
+    uri: String,
     transport: Cell<Transport>,
     ca: RefCell<Option<PathBuf>>,
     server_name: RefCell<Option<String>>,
@@ -41,9 +43,23 @@ impl ClientInfo {
     }
 }
 
-fn client_parts<P: Protocol>(address: &str) -> Result<Address> {
-    let addr = Address::parse(address)?;
-    if !addr.is_transport_scheme() && addr.scheme() != P::SCHEME {
+fn client_parts<P: Protocol>(address: &str) -> Result<(Address, String)> {
+    let (authority, uri) = split_url(address);
+    let addr = Address::parse(&authority).map_err(|e| match e {
+        Error::Address { reason, .. } => Error::Address {
+            address: address.into(),
+            reason,
+        },
+        e => e,
+    })?;
+    // `wss://` is `ws://` over TLS (Address::parse already chose the ssl transport), as
+    // `https://` is `http://`.
+    let implied = match addr.scheme() {
+        "wss" => "ws",
+        "https" => "http",
+        other => other,
+    };
+    if !addr.is_transport_scheme() && implied != P::SCHEME {
         return Err(Error::Address {
             address: address.into(),
             reason: format!(
@@ -53,13 +69,56 @@ fn client_parts<P: Protocol>(address: &str) -> Result<Address> {
             ),
         });
     }
-    Ok(addr)
+    Ok((addr, uri))
 }
 
-fn build<P: Protocol>(addr: Address, protocol: P) -> TcpConnection<P> {
+/// Splits a client URL into `scheme://host:port` (for [`Address::parse`]) and the request
+/// target (path and query, `/` when absent; the fragment dropped): `ws://h:1/a?b` →
+/// (`ws://h:1`, `/a?b`). A missing port is filled in for `ws` (80) and `wss` (443). Addresses
+/// without a path, and `unix://` ones, pass through unchanged.
+fn split_url(address: &str) -> (String, String) {
+    let Some((scheme, rest)) = address.split_once("://") else {
+        return (address.to_string(), "/".into());
+    };
+    if scheme.eq_ignore_ascii_case("unix") {
+        return (address.to_string(), "/".into());
+    }
+    let host_end = if rest.starts_with('[') {
+        rest.find(']').unwrap_or(0)
+    } else {
+        0
+    };
+    let cut = rest[host_end..]
+        .find(['/', '?', '#'])
+        .map_or(rest.len(), |i| host_end + i);
+    let (authority, tail) = rest.split_at(cut);
+    let tail = tail.split_once('#').map_or(tail, |(t, _)| t);
+    let uri = match tail.chars().next() {
+        None => "/".to_string(),
+        Some('?') => format!("/{tail}"),
+        Some(_) => tail.to_string(),
+    };
+    let has_port = match authority.rfind(']') {
+        Some(i) => authority[i..].contains(':'),
+        None => authority.contains(':'),
+    };
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "ws" => Some(80),
+        "wss" => Some(443),
+        _ => None,
+    };
+    let authority = match default_port {
+        Some(port) if !has_port && !authority.is_empty() => format!("{authority}:{port}"),
+        _ => authority.to_string(),
+    };
+    (format!("{scheme}://{authority}"), uri)
+}
+
+fn build<P: Protocol>((addr, uri): (Address, String), protocol: P) -> TcpConnection<P> {
     let transport = addr.transport();
     let info = ClientInfo {
         address: addr,
+        uri,
         transport: Cell::new(transport),
         ca: RefCell::new(None),
         server_name: RefCell::new(None),
@@ -127,7 +186,7 @@ impl<P: Protocol> AsyncTcpConnection<P> {
     /// A connection to `address` with a configured protocol instance.
     pub fn with_protocol(address: &str, protocol: P) -> Result<Self> {
         let addr = client_parts::<P>(address)?;
-        if addr.transport() == Transport::Udp {
+        if addr.0.transport() == Transport::Udp {
             return Err(Error::Address {
                 address: address.into(),
                 reason: "use AsyncUdpConnection for udp".into(),
@@ -217,7 +276,7 @@ impl<P: Protocol> AsyncUdpConnection<P> {
     /// A UDP socket for `address` with a configured protocol instance.
     pub fn with_protocol(address: &str, protocol: P) -> Result<Self> {
         let addr = client_parts::<P>(address)?;
-        if matches!(addr.target(), Target::Unix(_)) {
+        if matches!(addr.0.target(), Target::Unix(_)) {
             return Err(Error::Address {
                 address: address.into(),
                 reason: "UDP needs host:port".into(),
@@ -245,6 +304,39 @@ impl<P: Protocol> AsyncUdpConnection<P> {
 }
 
 impl<P: Protocol> TcpConnection<P> {
+    /// The request target of an outgoing connection's URL: path and query (`/chat?room=1`),
+    /// `/` when the URL has none (Workerman's `getRemoteURI`). `None` for accepted connections.
+    pub fn remote_uri(&self) -> Option<&str> {
+        self.inner.client.as_ref().map(|c| c.uri.as_str())
+    }
+
+    /// The host an outgoing connection connects to, as written in its URL (a name or an IP
+    /// literal, IPv6 without brackets; Workerman's `getRemoteHost`). `None` for accepted
+    /// connections and unix sockets.
+    pub fn remote_host(&self) -> Option<&str> {
+        match self.inner.client.as_ref()?.address.target() {
+            Target::Inet { host, .. } => Some(host),
+            Target::Unix(_) => None,
+        }
+    }
+
+    /// The port of an outgoing connection's URL (80 for `ws://`, 443 for `wss://` when none
+    /// was written). `None` for accepted connections and unix sockets.
+    pub fn remote_url_port(&self) -> Option<u16> {
+        match self.inner.client.as_ref()?.address.target() {
+            Target::Inet { port, .. } => Some(*port),
+            Target::Unix(_) => None,
+        }
+    }
+
+    /// Whether this outgoing connection uses TLS (`wss://`, `ssl://`, or `set_transport(Ssl)`).
+    pub fn is_tls_client(&self) -> bool {
+        self.inner
+            .client
+            .as_ref()
+            .is_some_and(|c| c.transport.get() == Transport::Ssl)
+    }
+
     /// Connects an outgoing connection ([`AsyncTcpConnection`], [`AsyncUdpConnection`]) in the
     /// background; `on_connect` or `on_error` + `on_close` tell how it went. No-op for accepted
     /// connections, and while connected.
@@ -435,4 +527,29 @@ async fn open(info: &ClientInfo) -> std::result::Result<Io, String> {
         .await
         .map_err(|e| format!("TLS handshake with {addr} failed: {e}"))?;
     Ok(Io::TlsClient(Box::new(RefCell::new(tls))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_url;
+
+    #[test]
+    fn client_urls_split_into_address_and_target() {
+        let cases = [
+            ("text://127.0.0.1:2348", "text://127.0.0.1:2348", "/"),
+            ("ws://h:2346/chat?room=1", "ws://h:2346", "/chat?room=1"),
+            ("ws://h/", "ws://h:80", "/"),
+            ("wss://example.com", "wss://example.com:443", "/"),
+            ("WSS://example.com/a#frag", "WSS://example.com:443", "/a"),
+            ("ws://h:1?x=1", "ws://h:1", "/?x=1"),
+            ("ws://[::1]:2346/p", "ws://[::1]:2346", "/p"),
+            ("ws://[::1]/p", "ws://[::1]:80", "/p"),
+            ("unix:///tmp/a.sock", "unix:///tmp/a.sock", "/"),
+            ("tcp://h", "tcp://h", "/"),
+            ("noscheme", "noscheme", "/"),
+        ];
+        for (url, authority, uri) in cases {
+            assert_eq!(split_url(url), (authority.to_string(), uri.to_string()), "{url}");
+        }
+    }
 }

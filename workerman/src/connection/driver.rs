@@ -23,6 +23,8 @@ impl<P: Protocol> TcpConnection<P> {
             Wrote(io::Result<bool>),
             Read(io::Result<usize>),
         }
+        let protocol = self.inner.protocol.clone();
+        guard(|| protocol.on_connect(&self));
         let on_connect = self.inner.st.borrow().cb.on_connect.clone();
         if let Some(cb) = on_connect {
             guard(|| cb(&self));

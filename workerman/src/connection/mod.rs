@@ -492,7 +492,7 @@ impl<P: Protocol> TcpConnection<P> {
         SendResult::Queued
     }
 
-    fn emit_error(&self, err: &ConnectionError) {
+    pub(crate) fn emit_error(&self, err: &ConnectionError) {
         let cb = self.inner.st.borrow().cb.on_error.clone();
         if let Some(cb) = cb {
             guard(|| cb(self, err));

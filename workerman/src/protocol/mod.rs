@@ -35,6 +35,7 @@ pub use http::Http;
 pub use tcp::Tcp;
 pub use text::Text;
 pub use websocket::WebSocket;
+pub use websocket::client::Ws;
 
 /// A framing and encoding of messages over a byte stream.
 ///
@@ -71,6 +72,14 @@ pub trait Protocol: Sized + 'static {
     /// [`Protocol::State`], this takes it out (see [`TcpConnection::with_protocol_state`]) and
     /// runs the hook. The default does nothing. Not called by [`testing`].
     fn handle_event(&self, conn: &TcpConnection<Self>) {
+        let _ = conn;
+    }
+
+    /// Called by the connection once it is established (accepted, or an outgoing connection
+    /// connected; again after each reconnect), before the user's `on_connect`. For protocols
+    /// that speak first: the `ws://` client writes its handshake request here (Workerman's
+    /// `Protocol::onConnect`). The default does nothing. Not called by [`testing`].
+    fn on_connect(&self, conn: &TcpConnection<Self>) {
         let _ = conn;
     }
 }

@@ -49,6 +49,7 @@ use super::{Context, Protocol, ProtocolError};
 use crate::connection::{SendResult, Status, TcpConnection};
 use crate::worker::Worker;
 
+pub mod client;
 pub mod deflate;
 pub mod frame;
 mod handshake;
