@@ -5,14 +5,14 @@
 //! cargo run --release --example ws_chat -- start
 //! open http://127.0.0.1:2356/?name=alice in two browser tabs
 //! ```
-//! The page is served by a `tcp://` worker writing one raw HTTP/1.1 response (the `http://`
-//! protocol lives in its own module); the chat runs in one process so a broadcast reaches
-//! everyone (`count` 1).
+//! The page is served by an `http://` worker; the chat runs in one process so a broadcast
+//! reaches everyone (`count` 1).
 use std::cell::Cell;
 use std::rc::Rc;
 
 use workerman::Worker;
-use workerman::protocol::Tcp;
+use workerman::protocol::Http;
+use workerman::protocol::http::Response;
 use workerman::protocol::websocket::WebSocket;
 
 /// The name a connection chose (`?name=` in the WebSocket URL).
@@ -22,19 +22,17 @@ struct Name(String);
 const PAGE: &str = include_str!("ws_chat.html");
 
 fn main() -> workerman::Result<()> {
-    let page = Worker::<Tcp>::new("tcp://0.0.0.0:2356")?;
+    let page = Worker::<Http>::new("http://0.0.0.0:2356")?;
     page.set_name("ws_chat_page");
     page.on_message(|conn, request| {
-        // One request per connection; the page is answered to any GET.
-        if request.starts_with(b"GET ") {
-            conn.close_with(format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
-                 Connection: close\r\n\r\n{PAGE}",
-                PAGE.len()
-            ));
+        let response = if request.path() == "/" {
+            Response::new(200)
+                .with_header("Content-Type", "text/html; charset=utf-8")
+                .with_body(PAGE)
         } else {
-            conn.close_with("HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
+            Response::new(404).with_body("not found")
+        };
+        conn.send(response);
     });
 
     let chat = Worker::<WebSocket>::new("websocket://0.0.0.0:2357")?;

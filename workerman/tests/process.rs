@@ -1260,7 +1260,8 @@ fn ws_chat_serves_the_page_and_broadcasts() {
     let app = App::new("ws_chat");
     app.start_daemon();
     let mut page = connect(2356);
-    page.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    page.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut body = String::new();
     page.read_to_string(&mut body).unwrap();
     assert!(
