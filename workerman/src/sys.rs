@@ -23,12 +23,13 @@ pub(crate) fn inherit_fds_and_parent_death(cmd: &mut Command, fds: Vec<RawFd>, m
         nix::sys::prctl::set_pdeathsig(Signal::SIGINT)?;
         // The master may have died between fork and prctl: then nobody would ever signal us.
         if nix::unistd::getppid() != master {
-            return Err(io::Error::other("master exited during spawn"));
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
         }
         Ok(())
     };
     // SAFETY: the hook runs between fork and exec and only makes async-signal-safe system calls
-    // (fcntl, prctl, getppid); it allocates nothing (the fd list is moved in beforehand).
+    // (fcntl, prctl, getppid) and builds errors from raw OS codes: it allocates nothing (the fd
+    // list is moved in beforehand).
     unsafe {
         cmd.pre_exec(hook);
     }
@@ -90,7 +91,16 @@ pub(crate) fn ignore_sigpipe() {
 }
 
 /// Takes ownership of the listening socket inherited from the master.
+/// Marks an inherited descriptor close-on-exec again, so programs the worker spawns don't keep
+/// the listening socket or the control channel.
+fn cloexec(fd: RawFd) {
+    // SAFETY: `fd` was just taken over by this process and stays open while borrowed here.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+}
+
 pub(crate) fn tcp_listener_from_fd(fd: RawFd) -> std::net::TcpListener {
+    cloexec(fd);
     use std::os::fd::FromRawFd;
     // SAFETY: the master passes the number of a listening socket it left open (without
     // FD_CLOEXEC) for this process only; nothing else in this process owns that descriptor.
@@ -99,6 +109,7 @@ pub(crate) fn tcp_listener_from_fd(fd: RawFd) -> std::net::TcpListener {
 
 /// Takes ownership of the control socket inherited from the master.
 pub(crate) fn unix_stream_from_fd(fd: RawFd) -> std::os::unix::net::UnixStream {
+    cloexec(fd);
     use std::os::fd::FromRawFd;
     // SAFETY: the master passes the number of its socket pair end that it left open (without
     // FD_CLOEXEC) for this process only; nothing else in this process owns that descriptor.
@@ -107,6 +118,7 @@ pub(crate) fn unix_stream_from_fd(fd: RawFd) -> std::os::unix::net::UnixStream {
 
 /// Takes ownership of an inherited unix listening socket.
 pub(crate) fn unix_listener_from_fd(fd: RawFd) -> std::os::unix::net::UnixListener {
+    cloexec(fd);
     use std::os::fd::FromRawFd;
     // SAFETY: as for `tcp_listener_from_fd`: the master left this descriptor open for this
     // process only, and nothing else here owns it.
@@ -115,6 +127,7 @@ pub(crate) fn unix_listener_from_fd(fd: RawFd) -> std::os::unix::net::UnixListen
 
 /// Takes ownership of an inherited UDP socket.
 pub(crate) fn udp_socket_from_fd(fd: RawFd) -> std::net::UdpSocket {
+    cloexec(fd);
     use std::os::fd::FromRawFd;
     // SAFETY: as for `tcp_listener_from_fd`: the master left this descriptor open for this
     // process only, and nothing else here owns it.

@@ -1319,3 +1319,70 @@ fn ws_client_sends_stdin_lines_to_websocket_echo_and_prints_replies() {
     assert!(err.contains("connected to 127.0.0.1:2346"), "{err}");
     assert!(app.stop().status.success());
 }
+
+#[test]
+fn inherited_sockets_are_close_on_exec_in_workers() {
+    let app = App::new("tcp_hello");
+    app.start_daemon();
+    let workers = app.workers(4);
+    let _c = connect(2347);
+    for pid in workers {
+        wait_for("the worker's sockets", || {
+            let mut sockets = 0;
+            for fd in fs::read_dir(format!("/proc/{pid}/fd")).ok()?.flatten() {
+                let n: u32 = fd.file_name().to_string_lossy().parse().ok()?;
+                let target = fs::read_link(fd.path()).ok()?;
+                if n < 3 || !target.to_string_lossy().starts_with("socket:") {
+                    continue;
+                }
+                let info = fs::read_to_string(format!("/proc/{pid}/fdinfo/{n}")).ok()?;
+                let flags = info.lines().find_map(|l| l.strip_prefix("flags:"))?.trim();
+                let flags = u32::from_str_radix(flags, 8).ok()?;
+                assert!(
+                    flags & 0o2000000 != 0,
+                    "fd {n} of worker {pid} is inherited by programs it spawns"
+                );
+                sockets += 1;
+            }
+            // The listener and the control channel at least.
+            (sockets >= 2).then_some(())
+        });
+    }
+    assert!(app.stop().status.success());
+}
+
+#[test]
+fn reloading_a_process_past_max_requests_completes_and_later_reloads_work() {
+    let app = App::new("limits");
+    app.start_daemon();
+    let first = app.workers(1)[0];
+    let s = connect(2382);
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut ask = |i: usize| {
+        (&s).write_all(format!("q{i}\n").as_bytes()).unwrap();
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        line
+    };
+    for i in 0..90 {
+        ask(i);
+    }
+    // A graceful reload while the connection is busy; it then crosses max_requests (100).
+    assert!(app.run(&["reload", "-g"]).status.success());
+    app.wait_log("reloading gracefully");
+    for i in 90..120 {
+        assert_eq!(ask(i), format!("{first} q{i}\n"), "the old process still answers");
+    }
+    drop(r);
+    drop(s);
+    wait_for("the reload to finish", || {
+        (app.log().matches("reloaded").count() == 1).then_some(())
+    });
+    let second = app.workers(1)[0];
+    assert_ne!(first, second);
+    assert!(app.run(&["reload"]).status.success());
+    wait_for("a second reload", || {
+        (app.log().matches("reloaded").count() == 2).then_some(())
+    });
+    assert!(app.stop().status.success());
+}

@@ -365,3 +365,34 @@ fn an_unconnected_client_is_not_a_live_connection() {
     // And stopping does not wait for it.
     server.join().unwrap().unwrap();
 }
+
+#[test]
+fn tls_close_after_a_large_reply_delivers_every_byte_to_a_slow_reader() {
+    const SIZE: usize = 8 << 20;
+    let (cert, key) = test_cert("bigclose");
+    let ca = cert.clone();
+    let rx = serve(move |tx: mpsc::Sender<SocketAddr>| {
+        let w = Worker::<workerman::protocol::Tcp>::new("tcp://127.0.0.1:0").unwrap();
+        w.set_transport(Transport::Ssl);
+        w.set_tls(&cert, &key);
+        w.on_message(|c, _| {
+            c.send(vec![b'z'; SIZE]);
+            c.close();
+        });
+        w.on_worker_start(move |w| tx.send(w.local_addrs()[0]).unwrap());
+    });
+    let addr = rx.recv_timeout(TIMEOUT).unwrap();
+    // A reader with a small receive buffer that takes its time: rustls holds the tail.
+    let py = format!(
+        "import socket, ssl, time\nctx = ssl.create_default_context(cafile={ca:?})\nraw = socket.socket()\nraw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)\nraw.connect(('127.0.0.1', {port}))\ns = ctx.wrap_socket(raw, server_hostname='localhost')\ns.sendall(b'go')\nn = 0\nwhile True:\n    d = s.recv(65536)\n    if not d:\n        break\n    n += len(d)\n    if n < 1 << 20:\n        time.sleep(0.001)\nprint(n)\n",
+        ca = ca.display().to_string(),
+        port = addr.port()
+    );
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(&py)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), SIZE.to_string());
+}

@@ -37,7 +37,8 @@ impl<P: Protocol> TcpConnection<P> {
                 let st = self.inner.st.borrow();
                 match st.status {
                     Status::Closed => break,
-                    Status::Closing if st.send.is_empty() => {
+                    // Done only when the transport holds nothing either (TLS keeps records of its own).
+                    Status::Closing if st.send.is_empty() && !st.unflushed => {
                         drop(st);
                         self.destroy();
                         break;
@@ -164,7 +165,11 @@ impl<P: Protocol> TcpConnection<P> {
         }
         self.release_empty_recv();
         self.flush();
-        if self.status() == Status::Closing && self.inner.st.borrow().send.is_empty() {
+        let done = {
+            let st = self.inner.st.borrow();
+            st.status == Status::Closing && st.send.is_empty() && !st.unflushed
+        };
+        if done {
             self.destroy();
         }
     }

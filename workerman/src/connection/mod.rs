@@ -473,7 +473,11 @@ impl<P: Protocol> TcpConnection<P> {
                 drop(st);
                 stats::send_fail();
                 self.emit_error(&ConnectionError::ClientClosed);
-                self.destroy();
+                // Unless on_error already replaced this session (reconnect) or closed it.
+                let same = self.inner.io.borrow().as_ref().is_some_and(|now| Rc::ptr_eq(now, &io));
+                if same {
+                    self.destroy();
+                }
                 SendResult::Failed
             }
         }
@@ -511,7 +515,7 @@ impl<P: Protocol> TcpConnection<P> {
             Status::Established => {}
         }
         st.status = Status::Closing;
-        let flush_later = !st.send.is_empty() || st.in_dispatch;
+        let flush_later = !st.send.is_empty() || st.unflushed || st.in_dispatch;
         drop(st);
         if flush_later {
             self.inner.wake();
@@ -552,11 +556,17 @@ impl<P: Protocol> TcpConnection<P> {
         if let Some(cb) = on_close {
             guard(|| cb(self));
         }
-        // Drop the callbacks (they often capture connections: this breaks the cycles).
-        let mut st = self.inner.st.borrow_mut();
-        if st.status == Status::Closed {
-            st.cb = Callbacks::default();
-        }
+        // Drop the callbacks and user data (they often hold connections: this breaks the
+        // cycles), outside the borrow: their destructors are user code.
+        let (cb, data) = {
+            let mut st = self.inner.st.borrow_mut();
+            if st.status != Status::Closed {
+                return; // revived by on_close (reconnect)
+            }
+            (std::mem::take(&mut st.cb), std::mem::take(&mut st.data))
+        };
+        drop(cb);
+        drop(data);
     }
 
     /// Waits until everything queued has been handed to the kernel (or the connection closed).

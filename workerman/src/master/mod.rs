@@ -287,6 +287,11 @@ impl Master {
         if !matches!(self.phase, Phase::Running | Phase::Reloading { .. }) {
             return;
         }
+        // The process being reloaded retires by itself: its replacement starts now, and the
+        // reload moves on to the next process.
+        if self.reloading.is_some_and(|(p, _)| p == pid) {
+            self.reloading = None;
+        }
         for g in &mut self.groups {
             for slot in &mut g.slots {
                 if slot.pid == Some(pid) {
@@ -458,7 +463,8 @@ impl Master {
         match intent {
             Intent::Stop { graceful } => {
                 if let Phase::Stopping { graceful: g } = self.phase
-                    && (g == graceful || !graceful && !g)
+                    // Same request again, or a graceful one while a hard stop is under way: nothing to do.
+                    && (g == graceful || (graceful && !g))
                 {
                     return;
                 }
@@ -559,6 +565,9 @@ impl Master {
             c.pending.remove(&pid);
         }
         let stopping = matches!(self.phase, Phase::Stopping { .. });
+        if self.reloading.is_some_and(|(p, _)| p == pid) && self.retiring.contains(&pid) {
+            self.reloading = None;
+        }
         if self.retiring.remove(&pid) {
             if raw != 0 {
                 settings::log(&format!("Workerman[{}] retired process {pid} {reason}", self.name));

@@ -58,16 +58,10 @@ pub(crate) fn running_master(path: &Path, start_name: &str) -> Option<Pid> {
     }
 }
 
-/// An exclusive lock on `<pid file>.lock`, removed when dropped.
+/// An exclusive lock on `<pid file>.lock`, released when dropped. The file stays: unlinking it
+/// while another `start` waits on it would let a third one lock a new file at the same time.
 pub(crate) struct StartLock {
-    path: std::path::PathBuf,
     _lock: nix::fcntl::Flock<fs::File>,
-}
-
-impl Drop for StartLock {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
-    }
 }
 
 /// Takes the start lock, waiting for another `start` of the same start file to finish.
@@ -85,5 +79,5 @@ pub(crate) fn lock(pid_file: &Path) -> io::Result<StartLock> {
         .open(&path)?;
     let lock =
         nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
-    Ok(StartLock { path, _lock: lock })
+    Ok(StartLock { _lock: lock })
 }

@@ -82,7 +82,11 @@ pub(crate) async fn tls_accept_loop<P: Protocol>(
                 let worker = worker.clone();
                 tokio::task::spawn_local(async move {
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => worker.adopt(Io::TlsServer(Box::new(std::cell::RefCell::new(tls)))),
+                        // A handshake that completes after the worker began stopping is not adopted.
+                        Ok(Ok(tls)) if !worker.is_stopping() => {
+                            worker.adopt(Io::TlsServer(Box::new(std::cell::RefCell::new(tls))))
+                        }
+                        Ok(Ok(_)) => {}
                         Ok(Err(e)) => crate::settings::log(&format!(
                             "worker[{}:{}] TLS handshake with {peer} failed: {e}",
                             worker.name(),

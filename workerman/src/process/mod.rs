@@ -136,6 +136,14 @@ impl Signals {
         })
     }
 
+    /// Waits for SIGINT or SIGHUP (other signals are ignored meanwhile).
+    async fn hard_stop(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.hup.recv() => {}
+        }
+    }
+
     async fn next(&mut self) -> Intent {
         let stop = STOP.with(Rc::clone);
         loop {
@@ -229,9 +237,8 @@ async fn serve(worker: Rc<dyn AnyWorker>, id: usize, listener: Option<crate::lis
         return 1;
     }
     let spec = worker.spec();
-    if spec.max_requests.is_some() || spec.max_memory.is_some() {
-        tokio::task::spawn_local(watch_limits(spec.max_requests, spec.max_memory));
-    }
+    let limits = (spec.max_requests.is_some() || spec.max_memory.is_some())
+        .then(|| tokio::task::spawn_local(watch_limits(spec.max_requests, spec.max_memory)));
     let graceful = loop {
         match signals.next().await {
             Intent::Stop { graceful } => break graceful,
@@ -248,6 +255,10 @@ async fn serve(worker: Rc<dyn AnyWorker>, id: usize, listener: Option<crate::lis
             }
         }
     };
+    // Already going away: no retirement on top of it.
+    if let Some(limits) = limits {
+        limits.abort();
+    }
     // This process's worker, plus any created by listen() in this process.
     let all = registry::all();
     stats::set_stopping();
@@ -255,7 +266,16 @@ async fn serve(worker: Rc<dyn AnyWorker>, id: usize, listener: Option<crate::lis
     for w in all.iter().skip(initial) {
         w.stop(graceful);
     }
-    if !drain_connections(graceful).await {
+    // A hard stop (SIGINT, SIGHUP) during a graceful drain turns it into a hard one.
+    let drained = if graceful {
+        tokio::select! {
+            done = drain_connections(true) => done,
+            _ = signals.hard_stop() => drain_connections(false).await,
+        }
+    } else {
+        drain_connections(false).await
+    };
+    if !drained {
         settings::log(&format!(
             "worker[{name}:{pid}] {} connection(s) still open after stop_timeout; exiting",
             stats::snapshot().connections
