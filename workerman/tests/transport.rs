@@ -396,3 +396,31 @@ fn tls_close_after_a_large_reply_delivers_every_byte_to_a_slow_reader() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), SIZE.to_string());
 }
+
+#[test]
+fn async_tcp_connection_to_a_unix_socket() {
+    let path = temp_path("unix-client");
+    let _ = std::fs::remove_file(&path);
+    let p = path.clone();
+    let rx = serve(move |tx: mpsc::Sender<String>| {
+        let w = text_echo(&format!("unix://{}", p.display()));
+        w.on_worker_start(move |_| {
+            let conn = AsyncTcpConnection::<Text>::new(&format!("unix://{}", p.display())).unwrap();
+            conn.on_connect(|c| {
+                c.send("over a unix client");
+            });
+            let t = tx.clone();
+            conn.on_message(move |c, line| {
+                t.send(format!("{line} (transport reported: {:?})", c.remote_address()))
+                    .unwrap();
+            });
+            conn.connect();
+            std::mem::forget(conn);
+        });
+    });
+    assert_eq!(
+        rx.recv_timeout(TIMEOUT).unwrap(),
+        "echo:over a unix client (transport reported: None)"
+    );
+    let _ = std::fs::remove_file(&path);
+}
