@@ -618,3 +618,39 @@ fn busy_timers_do_not_starve_connections() {
     assert!(spins > 50, "the timer ran meanwhile ({spins} times)");
     server.join().unwrap().unwrap();
 }
+
+#[test]
+fn a_peer_that_does_not_read_is_not_read_either() {
+    // An echo server and a client that writes without ever reading: the server's send buffer
+    // must stop growing near its limit (reading pauses), not absorb everything.
+    let (addr, rx, _s) = serve(|tx: mpsc::Sender<usize>| {
+        let w = Worker::<Tcp>::new("tcp://127.0.0.1:0").unwrap();
+        w.set_max_send_buffer_size(64 * 1024);
+        w.on_message(move |c, data| {
+            c.send(data);
+            let _ = tx.send(c.send_buffer_len());
+        });
+        w
+    });
+    let mut s = connect(addr);
+    let writer = thread::spawn(move || {
+        s.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
+        let chunk = vec![1u8; 64 * 1024];
+        let mut sent = 0usize;
+        // Stops when the kernel buffers on both sides are full (the write times out).
+        while sent < 256 << 20 && s.write_all(&chunk).is_ok() {
+            sent += chunk.len();
+        }
+        (s, sent)
+    });
+    let (_s, sent) = writer.join().unwrap();
+    let mut peak = 0;
+    while let Ok(len) = rx.recv_timeout(Duration::from_millis(200)) {
+        peak = peak.max(len);
+    }
+    assert!(
+        sent < 256 << 20,
+        "the client could write everything: nothing pushed back"
+    );
+    assert!(peak <= 64 * 1024 + 64 * 1024, "send buffer grew to {peak} bytes");
+}

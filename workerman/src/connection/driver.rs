@@ -46,7 +46,9 @@ impl<P: Protocol> TcpConnection<P> {
                     _ => {}
                 }
                 (
-                    st.status == Status::Established && !st.paused,
+                    // A peer that does not read our replies (pongs, echoes) is not read either: its
+                    // input waits in the kernel until our send buffer is back under the limit.
+                    st.status == Status::Established && !st.paused && st.send.len() < st.limits.max_send_buffer_size,
                     !st.send.is_empty() || st.unflushed,
                 )
             };

@@ -132,6 +132,9 @@ pub struct HttpState {
     closing: bool,
     /// Close when the streamed response in progress ends.
     stream_close: bool,
+    /// The streamed response in progress answers a HEAD request: its chunks and events are
+    /// not written (they would be read as the next response).
+    discard_stream: bool,
     shared: Option<Rc<ConnShared>>,
 }
 
@@ -334,15 +337,24 @@ impl Protocol for Http {
                 let f = Self::next_response(cx);
                 let queued = Self::queued(cx);
                 let after = response::write_response(cx.out(), &resp, f.close, f.head, false, &queued);
+                cx.state.discard_stream = f.head && after == After::Stream;
                 Self::finish(after, f.close, cx);
             }
             Reply::Streamed(resp, streaming) => {
                 let f = Self::next_response(cx);
                 let queued = Self::queued(cx);
                 let after = response::write_response(cx.out(), &resp, f.close, f.head, true, &queued);
-                streaming.set(after == After::Stream && resp.file_body().is_some());
+                streaming.set(after == After::Stream && resp.file_body().is_some() && !f.head);
+                cx.state.discard_stream = f.head && after == After::Stream;
                 Self::finish(after, f.close, cx);
             }
+            Reply::Chunk(chunk) if cx.state.discard_stream => {
+                if chunk.0.is_empty() {
+                    cx.state.discard_stream = false;
+                    Self::end_stream(cx);
+                }
+            }
+            Reply::Event(_) if cx.state.discard_stream => {}
             Reply::Chunk(chunk) => {
                 if chunk.0.is_empty() {
                     cx.out().extend_from_slice(b"0\r\n\r\n");
@@ -357,7 +369,10 @@ impl Protocol for Http {
                 let _ = write!(s, "{ev}");
                 cx.out().extend_from_slice(s.as_bytes());
             }
-            Reply::StreamEnd => Self::end_stream(cx),
+            Reply::StreamEnd => {
+                cx.state.discard_stream = false;
+                Self::end_stream(cx);
+            }
         }
     }
 }

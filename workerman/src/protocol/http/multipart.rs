@@ -18,6 +18,7 @@
 use std::cell::Cell;
 use std::fs;
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -249,7 +250,13 @@ fn spill(data: &[u8], cfg: &HttpConfig) -> io::Result<PathBuf> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         let path = dir.join(format!("workerman.upload.{pid}.{seq}.{nanos:x}"));
-        match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+        // Owner-only: uploads are private to the service.
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
             Ok(mut f) => {
                 if let Err(e) = f.write_all(data) {
                     let _ = fs::remove_file(&path);

@@ -174,6 +174,11 @@ pub(crate) fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<Head>, Re
     if chunked && lengths > 0 {
         return Err(Reject::BadRequest("both Content-Length and Transfer-Encoding"));
     }
+    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing (a 1.0 hop
+    // would ignore it and read the chunks as another request).
+    if chunked && minor == 0 {
+        return Err(Reject::BadRequest("Transfer-Encoding in an HTTP/1.0 request"));
+    }
     let keep_alive = if minor == 1 { !close } else { keep && !close };
     Ok(Some(Head {
         method,
@@ -249,6 +254,8 @@ pub(crate) struct ChunkScan {
     pos: usize,
     /// In the trailer section (after the last chunk).
     trailers: bool,
+    /// Trailer fields so far (capped like header fields).
+    trailer_count: usize,
     /// Body bytes so far.
     pub body_len: u64,
 }
@@ -259,6 +266,7 @@ impl ChunkScan {
             pos: head_len,
             trailers: false,
             body_len: 0,
+            trailer_count: 0,
         }
     }
 }
@@ -340,6 +348,10 @@ pub(crate) fn scan_chunks(buf: &[u8], scan: &mut ChunkScan, max: usize) -> Resul
             }
             if !valid_field(line) {
                 return Err(Reject::BadRequest("invalid trailer field"));
+            }
+            scan.trailer_count += 1;
+            if scan.trailer_count > MAX_HEADERS {
+                return Err(Reject::HeadTooLarge);
             }
             scan.pos = end + 2;
             continue;

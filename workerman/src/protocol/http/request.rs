@@ -398,9 +398,14 @@ impl Request {
     }
 }
 
+/// Most fields taken from a query string or form body (PHP's `max_input_vars`): a body of
+/// `a&a&a...` must not become millions of pairs.
+pub const MAX_FORM_FIELDS: usize = 1000;
+
 fn decode_pairs(s: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(s)
         .filter(|(k, _)| !k.is_empty())
+        .take(MAX_FORM_FIELDS)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }

@@ -431,9 +431,12 @@ fn status_line(out: &mut BytesMut, minor: u8, status: u16, reason: &str) {
         return;
     }
     out.put_slice(if minor == 1 { b"HTTP/1.1 " } else { b"HTTP/1.0 " });
-    put_u64(out, u64::from(status.min(999)));
+    put_u64(out, u64::from(status.clamp(100, 999)));
     out.put_u8(b' ');
-    out.put_slice(reason.as_bytes());
+    // A reason phrase is text: control characters (CR, LF...) would inject header lines.
+    for &b in reason.as_bytes() {
+        out.put_u8(if b.is_ascii_control() && b != b'\t' { b' ' } else { b });
+    }
     out.put_slice(b"\r\n");
 }
 
@@ -535,6 +538,12 @@ pub(crate) fn write_response(
     } else if !has_conn {
         out.put_slice(b"Connection: keep-alive\r\n");
     }
+    // 1xx, 204 and 304 have no body by definition (RFC 9110 §6.4.1): no Content-Length, no
+    // default Content-Type, nothing after the head.
+    if resp.status < 200 || resp.status == 204 || resp.status == 304 {
+        out.put_slice(b"\r\n");
+        return After::Done;
+    }
     if !has_ct {
         out.put_slice(b"Content-Type: text/html;charset=utf-8\r\n");
     }
@@ -559,6 +568,17 @@ pub(crate) fn write_response(
     match &resp.body {
         Body::Bytes(b) => out.put_slice(b),
         Body::File(f) if stream_file && f.len > INLINE_FILE_MAX => return After::Stream,
+        // `send` cannot stream: rather than reading a large file into memory, refuse loudly.
+        Body::File(f) if f.len > INLINE_FILE_MAX => {
+            out.truncate(start);
+            out.put_slice(b"HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+            crate::settings::log(&format!(
+                "http: {} is {} bytes: send file responses over {INLINE_FILE_MAX} bytes with conn.respond(), which streams them",
+                f.path.display(),
+                f.len
+            ));
+            return After::Close;
+        }
         Body::File(f) => {
             if read_range(f, out).is_err() {
                 out.truncate(start);

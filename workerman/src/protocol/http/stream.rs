@@ -122,8 +122,9 @@ impl std::fmt::Display for ServerSentEvent {
             writeln!(f, "retry: {r}")?;
         }
         if let Some(d) = &self.data {
-            for line in d.split('\n') {
-                writeln!(f, "data: {}", line.strip_suffix('\r').unwrap_or(line))?;
+            // SSE ends a line at CR, LF or CRLF: split on all three, so data cannot add fields.
+            for line in d.split("\r\n").flat_map(|l| l.split(['\r', '\n'])) {
+                writeln!(f, "data: {line}")?;
             }
         }
         f.write_str("\n")

@@ -263,3 +263,35 @@ fn http_crate_round_trip() {
         (Method::Put, "/x?y=1", &b"hi"[..])
     );
 }
+
+#[test]
+fn review_fixes_framing() {
+    // Transfer-Encoding in HTTP/1.0 is refused.
+    let err = feed(
+        &Http::default(),
+        &[b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"],
+        1 << 20,
+    );
+    assert!(err.is_err());
+    // 204 and 304: no body, no Content-Length, no default Content-Type.
+    for status in [204u16, 304] {
+        let wire = to_bytes(&Response::new(status).with_body("must not be sent"));
+        let text = String::from_utf8_lossy(&wire);
+        assert!(text.ends_with("\r\n\r\n"), "{text}");
+        assert!(
+            !text.contains("must not") && !text.contains("Content-Length") && !text.contains("Content-Type"),
+            "{text}"
+        );
+    }
+    // A reason phrase cannot inject header lines.
+    let wire = to_bytes(&Response::new(200).with_status(200, Some("OK\r\nSet-Cookie: pwn=1")));
+    let text = String::from_utf8_lossy(&wire);
+    assert!(!text.contains("\r\nSet-Cookie"), "{text}");
+    // Too many trailer fields: refused like too many header fields.
+    let mut body = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n".to_vec();
+    for _ in 0..200 {
+        body.extend_from_slice(b"a: b\r\n");
+    }
+    body.extend_from_slice(b"\r\n");
+    assert!(feed(&Http::default(), &[&body], 1 << 20).is_err());
+}

@@ -151,10 +151,11 @@ impl Ws {
         }
         s.push_str("Upgrade: websocket\r\nConnection: Upgrade\r\n");
         let _ = write!(s, "Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n");
-        if let Some(o) = &cfg.origin {
+        let clean = |v: &str| !v.contains(['\r', '\n']);
+        if let Some(o) = cfg.origin.as_deref().filter(|o| clean(o)) {
             let _ = write!(s, "Origin: {o}\r\n");
         }
-        if !cfg.protocols.is_empty() {
+        if !cfg.protocols.is_empty() && cfg.protocols.iter().all(|p| clean(p)) {
             let _ = write!(s, "Sec-WebSocket-Protocol: {}\r\n", cfg.protocols.join(", "));
         }
         for (k, v) in &cfg.headers {
@@ -660,6 +661,10 @@ impl Protocol for Ws {
         let out = match st.phase {
             Phase::Idle | Phase::Upgrading if opcode == OpCode::Close => {
                 cx.close();
+                return;
+            }
+            Phase::Idle | Phase::Upgrading if st.queue.len() >= super::MAX_QUEUED_BEFORE_HANDSHAKE => {
+                crate::stats::send_fail();
                 return;
             }
             Phase::Idle | Phase::Upgrading => &mut st.queue,

@@ -139,11 +139,23 @@ impl Request {
         let key = self
             .header("sec-websocket-key")
             .ok_or_else(|| Rejection::bad_request("missing Sec-WebSocket-Key"))?;
-        if key.len() != 24 || !key.ends_with("==") {
+        if !is_base64_of_16_bytes(key) {
             return Err(Rejection::bad_request("Sec-WebSocket-Key is not 16 bytes in base64"));
         }
         Ok(accept_key(key))
     }
+}
+
+/// Whether `key` is the base64 form of exactly 16 bytes: 22 alphabet characters, the last of
+/// which carries 2 bits (so its low 4 are zero: `A`, `Q`, `g` or `w`), then `==`.
+fn is_base64_of_16_bytes(key: &str) -> bool {
+    let b = key.as_bytes();
+    b.len() == 24
+        && b[22..] == *b"=="
+        && b[..22]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        && matches!(b[21], b'A' | b'Q' | b'g' | b'w')
 }
 
 fn has_token(value: Option<&str>, token: &str) -> bool {
@@ -392,5 +404,18 @@ Sec-WebSocket-Version: 13\r\nCookie: a=1; sid=xyz\r\n\r\n";
         let s = String::from_utf8(out).unwrap();
         assert!(s.contains("X-A: 1\r\n") && !s.contains("Injected") && !s.contains("Bad"));
         assert!(s.starts_with("HTTP/1.1 101 Switching Protocols\r\n") && s.ends_with("\r\n\r\n"));
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::is_base64_of_16_bytes;
+
+    #[test]
+    fn handshake_keys() {
+        assert!(is_base64_of_16_bytes("dGhlIHNhbXBsZSBub25jZQ=="));
+        assert!(!is_base64_of_16_bytes("dGhlIHNhbXBsZSBub25jZR=="), "17th byte bits set");
+        assert!(!is_base64_of_16_bytes("dGhlIHNhbXBsZSBub25j*Q=="));
+        assert!(!is_base64_of_16_bytes("short=="));
     }
 }

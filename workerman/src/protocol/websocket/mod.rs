@@ -807,8 +807,11 @@ impl Protocol for WebSocket {
         };
         if st.responded {
             write(cx.out());
-        } else {
+        } else if st.extra().queue.len() < MAX_QUEUED_BEFORE_HANDSHAKE {
             write(&mut st.extra().queue);
+        } else {
+            // A peer that never finishes its handshake cannot make broadcasts pile up here.
+            crate::stats::send_fail();
         }
         if let Out::Close(..) = msg.0 {
             cx.state.phase = Phase::Closed;
@@ -822,6 +825,10 @@ impl Protocol for WebSocket {
         }
     }
 }
+
+/// Bytes of frames kept for a connection whose handshake is not done yet (then dropped and
+/// counted as send failures): the default send buffer limit, 1 MiB.
+pub const MAX_QUEUED_BEFORE_HANDSHAKE: usize = crate::connection::DEFAULT_MAX_SEND_BUFFER_SIZE;
 
 #[cfg(test)]
 mod tests;

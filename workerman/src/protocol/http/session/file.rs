@@ -71,7 +71,18 @@ impl SessionHandler for FileSessionHandler {
         Box::pin(async move {
             let path = self.path(id);
             let tmp = self.dir.join(format!(".session_{id}.{}", std::process::id()));
-            fs::write(&tmp, data)?;
+            // Owner-only: session data and ids are private to the service.
+            {
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                let mut f = fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp)?;
+                f.write_all(data)?;
+            }
             fs::rename(&tmp, &path)
         })
     }

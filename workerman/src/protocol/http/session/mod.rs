@@ -166,12 +166,18 @@ impl Sessions {
             req_cookie: None,
         };
         match from_cookie {
-            Some(id) => {
-                session.id = id.to_string();
-                if let Some(raw) = self.inner.handler.read(id).await? {
+            // Strict mode: an id the store does not know is not adopted (a planted id would
+            // otherwise become the victim's session: fixation); a fresh one is issued.
+            Some(id) => match self.inner.handler.read(id).await? {
+                Some(raw) => {
+                    session.id = id.to_string();
                     session.data = decode(&raw);
                 }
-            }
+                None => {
+                    session.id = new_id()?;
+                    session.queue_cookie(req);
+                }
+            },
             None => {
                 session.id = new_id()?;
                 session.queue_cookie(req);
