@@ -880,6 +880,19 @@ fn python_tls_exchange(ca: &std::path::Path, line: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Writes a test certificate and key, then `start -d` with them in TLS_CERT / TLS_KEY.
+fn start_with_test_cert(app: &App) -> (PathBuf, PathBuf) {
+    let (cert, key) = write_test_cert(&app.dir);
+    let out = app
+        .cmd(&["start", "-d"])
+        .env("TLS_CERT", &cert)
+        .env("TLS_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    (cert, key)
+}
+
 fn write_test_cert(dir: &std::path::Path) -> (PathBuf, PathBuf) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
@@ -905,14 +918,7 @@ fn text_tls_serves_real_tls_clients_and_rejects_bad_files() {
     );
     assert!(!app.pid_file().exists());
 
-    let (cert, key) = write_test_cert(&app.dir);
-    let out = app
-        .cmd(&["start", "-d"])
-        .env("TLS_CERT", &cert)
-        .env("TLS_KEY", &key)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    let (cert, _key) = start_with_test_cert(&app);
     app.workers(1);
     connect(2384);
     // Python's ssl module, verifying against the test certificate.
@@ -949,14 +955,7 @@ fn text_tls_serves_real_tls_clients_and_rejects_bad_files() {
 #[test]
 fn renewed_tls_certificate_is_served_after_reload() {
     let app = App::new("text_tls");
-    let (cert, key) = write_test_cert(&app.dir);
-    let out = app
-        .cmd(&["start", "-d"])
-        .env("TLS_CERT", &cert)
-        .env("TLS_KEY", &key)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    let (cert, key) = start_with_test_cert(&app);
     app.workers(1);
     connect(2384);
     let verify = |ca: &std::path::Path| python_tls_exchange(ca, "x").as_deref() == Some("tls: x\n");
@@ -979,14 +978,7 @@ fn renewed_tls_certificate_is_served_after_reload() {
 #[test]
 fn https_hello_serves_curl_and_python_with_a_test_ca() {
     let app = App::new("https_hello");
-    let (cert, key) = write_test_cert(&app.dir);
-    let out = app
-        .cmd(&["start", "-d"])
-        .env("TLS_CERT", &cert)
-        .env("TLS_KEY", &key)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    let (cert, _key) = start_with_test_cert(&app);
     app.workers(2);
     connect(2353);
     let out = Command::new("curl")
