@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
-use super::frame::{self, OpCode, Role, close_code_is_valid, parse_header, write_close, write_frame};
+use super::frame::{OpCode, Role, close_code_is_valid, parse_header, write_close, write_frame};
 use super::handshake::{MAX_HANDSHAKE_SIZE, accept_key, base64};
 use super::{Message, MessageType, Out, Outgoing};
 use crate::connection::{AsyncTcpConnection, ConnectionError, SendResult, Status, TcpConnection};
@@ -348,15 +348,8 @@ pub struct State {
     session: u64,
     /// Frames sent before the 101.
     queue: BytesMut,
-    partial: Option<Partial>,
+    partial: Option<super::assemble::Partial>,
     event: Option<Event>,
-}
-
-#[derive(Debug)]
-struct Partial {
-    text: bool,
-    data: Vec<u8>,
-    checked: usize,
 }
 
 #[derive(Debug)]
@@ -444,21 +437,11 @@ impl Ws {
                 Ok(None)
             }
             OpCode::Close => self.decode_close(&payload, cx),
-            OpCode::Text | OpCode::Binary if h.fin => {
-                if h.opcode == OpCode::Binary {
-                    return Ok(Some(Message::Binary(payload.into())));
-                }
-                match String::from_utf8(payload) {
-                    Ok(s) => Ok(Some(Message::Text(s))),
-                    Err(_) => Err(fail(cx, 1007, "text message is not valid UTF-8")),
-                }
-            }
+            OpCode::Text | OpCode::Binary if h.fin => super::assemble::message(h.opcode == OpCode::Text, payload)
+                .map(Some)
+                .map_err(|()| fail(cx, 1007, "text message is not valid UTF-8")),
             OpCode::Text | OpCode::Binary => {
-                cx.state.partial = Some(Partial {
-                    text: h.opcode == OpCode::Text,
-                    data: payload,
-                    checked: 0,
-                });
+                cx.state.partial = Some(super::assemble::Partial::new(h.opcode, false, payload));
                 self.fragment_added(false, cx)
             }
             OpCode::Continuation => {
@@ -474,24 +457,16 @@ impl Ws {
     /// Checks the UTF-8 received so far (fail fast), and completes the message on FIN.
     fn fragment_added(&self, fin: bool, cx: &mut Context<'_, State>) -> Result<Option<Message>, ProtocolError> {
         let p = cx.state.partial.as_mut().expect("a message in progress");
-        if p.text {
-            match std::str::from_utf8(&p.data[p.checked..]) {
-                Ok(_) => p.checked = p.data.len(),
-                Err(e) if e.error_len().is_none() && !fin => p.checked += e.valid_up_to(),
-                Err(_) => return Err(fail(cx, 1007, "text message is not valid UTF-8")),
-            }
+        if super::assemble::check_utf8(p, fin).is_err() {
+            return Err(fail(cx, 1007, "text message is not valid UTF-8"));
         }
         if !fin {
             return Ok(None);
         }
         let p = cx.state.partial.take().expect("a message in progress");
-        if p.text {
-            // Checked above, piece by piece.
-            Ok(Some(Message::Text(
-                String::from_utf8(p.data).map_err(|_| fail(cx, 1007, "text message is not valid UTF-8"))?,
-            )))
-        } else {
-            Ok(Some(Message::Binary(p.data.into())))
+        match super::assemble::message(p.text, p.data) {
+            Ok(m) => Ok(Some(m)),
+            Err(()) => Err(fail(cx, 1007, "text message is not valid UTF-8")),
         }
     }
 
@@ -609,12 +584,8 @@ impl Protocol for Ws {
             return Err(fail(cx, 1002, "RSV bits set without a negotiated extension"));
         }
         let in_progress = cx.state.partial.as_ref().map(|p| p.data.len());
-        match (h.opcode, in_progress) {
-            (OpCode::Continuation, None) => return Err(fail(cx, 1002, "continuation frame without a message")),
-            (OpCode::Text | OpCode::Binary, Some(_)) => {
-                return Err(fail(cx, 1002, "new message before the previous one finished"));
-            }
-            _ => {}
+        if let Err(why) = super::assemble::check_sequence(h.opcode, in_progress.is_some()) {
+            return Err(fail(cx, 1002, why));
         }
         let max = cx.max_package_size() as u64;
         if h.frame_len() > max || in_progress.unwrap_or(0) as u64 + h.payload_len > max {
@@ -647,17 +618,7 @@ impl Protocol for Ws {
 
     fn encode(&self, msg: Outgoing<'_>, cx: &mut Context<'_, State>) {
         let st = &mut *cx.state;
-        let (opcode, payload): (OpCode, &[u8]) = match &msg.0 {
-            Out::Str(s) => match st.send_type {
-                MessageType::Text => (OpCode::Text, s.as_bytes()),
-                MessageType::Binary => (OpCode::Binary, s.as_bytes()),
-            },
-            Out::Text(s) => (OpCode::Text, s.as_bytes()),
-            Out::Binary(b) => (OpCode::Binary, b),
-            Out::Ping(b) => (OpCode::Ping, &b[..b.len().min(frame::MAX_CONTROL_PAYLOAD)]),
-            Out::Pong(b) => (OpCode::Pong, &b[..b.len().min(frame::MAX_CONTROL_PAYLOAD)]),
-            Out::Close(..) => (OpCode::Close, &[]),
-        };
+        let (opcode, payload) = msg.0.frame(st.send_type);
         let out = match st.phase {
             Phase::Idle | Phase::Upgrading if opcode == OpCode::Close => {
                 cx.close();

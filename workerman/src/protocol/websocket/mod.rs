@@ -49,6 +49,7 @@ use super::{Context, Protocol, ProtocolError};
 use crate::connection::{SendResult, Status, TcpConnection};
 use crate::worker::Worker;
 
+mod assemble;
 pub mod client;
 pub mod deflate;
 pub mod frame;
@@ -153,6 +154,24 @@ enum Out<'a> {
     Ping(Cow<'a, [u8]>),
     Pong(Cow<'a, [u8]>),
     Close(u16, Cow<'a, str>),
+}
+
+impl Out<'_> {
+    /// The frame this becomes: opcode and (unmasked, uncompressed) payload; a plain string goes
+    /// as the connection's message type, control payloads are cut to 125 bytes.
+    fn frame(&self, send_type: MessageType) -> (OpCode, &[u8]) {
+        match self {
+            Out::Str(s) => match send_type {
+                MessageType::Text => (OpCode::Text, s.as_bytes()),
+                MessageType::Binary => (OpCode::Binary, s.as_bytes()),
+            },
+            Out::Text(s) => (OpCode::Text, s.as_bytes()),
+            Out::Binary(b) => (OpCode::Binary, b),
+            Out::Ping(b) => (OpCode::Ping, &b[..b.len().min(frame::MAX_CONTROL_PAYLOAD)]),
+            Out::Pong(b) => (OpCode::Pong, &b[..b.len().min(frame::MAX_CONTROL_PAYLOAD)]),
+            Out::Close(..) => (OpCode::Close, &[]),
+        }
+    }
 }
 
 impl<'a> Outgoing<'a> {
@@ -422,18 +441,8 @@ pub struct State {
     seen: bool,
     silent_ticks: u16,
     deflate: Option<deflate::Params>,
-    partial: Option<Box<Partial>>,
+    partial: Option<Box<assemble::Partial>>,
     extra: Option<Box<Extra>>,
-}
-
-/// A fragmented message being received.
-#[derive(Debug)]
-struct Partial {
-    text: bool,
-    compressed: bool,
-    data: Vec<u8>,
-    /// Bytes of `data` known to be valid UTF-8 (uncompressed text only).
-    checked: usize,
 }
 
 #[derive(Debug, Default)]
@@ -571,22 +580,11 @@ impl WebSocket {
                 Ok(None)
             }
             OpCode::Close => self.decode_close(&payload, cx),
-            OpCode::Text | OpCode::Binary if h.fin && !h.rsv1 => {
-                if h.opcode == OpCode::Binary {
-                    return Ok(Some(Message::Binary(payload.into())));
-                }
-                match String::from_utf8(payload) {
-                    Ok(s) => Ok(Some(Message::Text(s))),
-                    Err(_) => Err(fail(cx, 1007, "text message is not valid UTF-8")),
-                }
-            }
+            OpCode::Text | OpCode::Binary if h.fin && !h.rsv1 => assemble::message(h.opcode == OpCode::Text, payload)
+                .map(Some)
+                .map_err(|()| fail(cx, 1007, "text message is not valid UTF-8")),
             OpCode::Text | OpCode::Binary => {
-                cx.state.partial = Some(Box::new(Partial {
-                    text: h.opcode == OpCode::Text,
-                    compressed: h.rsv1,
-                    data: payload,
-                    checked: 0,
-                }));
+                cx.state.partial = Some(Box::new(assemble::Partial::new(h.opcode, h.rsv1, payload)));
                 self.fragment_added(h.fin, cx)
             }
             OpCode::Continuation => {
@@ -602,12 +600,8 @@ impl WebSocket {
     /// Checks the UTF-8 received so far (fail fast), and completes the message on FIN.
     fn fragment_added(&self, fin: bool, cx: &mut Context<'_, State>) -> Result<Option<Message>, ProtocolError> {
         let p = cx.state.partial.as_mut().expect("a message in progress");
-        if p.text && !p.compressed {
-            match std::str::from_utf8(&p.data[p.checked..]) {
-                Ok(_) => p.checked = p.data.len(),
-                Err(e) if e.error_len().is_none() && !fin => p.checked += e.valid_up_to(),
-                Err(_) => return Err(fail(cx, 1007, "text message is not valid UTF-8")),
-            }
+        if assemble::check_utf8(p, fin).is_err() {
+            return Err(fail(cx, 1007, "text message is not valid UTF-8"));
         }
         if !fin {
             return Ok(None);
@@ -629,12 +623,9 @@ impl WebSocket {
         } else {
             p.data
         };
-        if !p.text {
-            return Ok(Some(Message::Binary(data.into())));
-        }
-        match String::from_utf8(data) {
-            Ok(s) => Ok(Some(Message::Text(s))),
-            Err(_) => Err(fail(cx, 1007, "text message is not valid UTF-8")),
+        match assemble::message(p.text, data) {
+            Ok(m) => Ok(Some(m)),
+            Err(()) => Err(fail(cx, 1007, "text message is not valid UTF-8")),
         }
     }
 
@@ -752,12 +743,8 @@ impl Protocol for WebSocket {
             return Err(fail(cx, 1002, "RSV1 set outside a compressed message's first frame"));
         }
         let in_progress = cx.state.partial.as_ref().map(|p| p.data.len());
-        match (h.opcode, in_progress) {
-            (OpCode::Continuation, None) => return Err(fail(cx, 1002, "continuation frame without a message")),
-            (OpCode::Text | OpCode::Binary, Some(_)) => {
-                return Err(fail(cx, 1002, "new message before the previous one finished"));
-            }
-            _ => {}
+        if let Err(why) = assemble::check_sequence(h.opcode, in_progress.is_some()) {
+            return Err(fail(cx, 1002, why));
         }
         if h.payload_len > self.frame_limit(cx, h.header_len) as u64 {
             return Err(fail(cx, 1009, "frame over the size limit"));
@@ -781,17 +768,7 @@ impl Protocol for WebSocket {
         if st.phase == Phase::Closed {
             return;
         }
-        let (opcode, payload): (OpCode, &[u8]) = match &msg.0 {
-            Out::Str(s) => match st.send_type {
-                MessageType::Text => (OpCode::Text, s.as_bytes()),
-                MessageType::Binary => (OpCode::Binary, s.as_bytes()),
-            },
-            Out::Text(s) => (OpCode::Text, s.as_bytes()),
-            Out::Binary(b) => (OpCode::Binary, b),
-            Out::Ping(b) => (OpCode::Ping, &b[..b.len().min(frame::MAX_CONTROL_PAYLOAD)]),
-            Out::Pong(b) => (OpCode::Pong, &b[..b.len().min(frame::MAX_CONTROL_PAYLOAD)]),
-            Out::Close(..) => (OpCode::Close, &[]),
-        };
+        let (opcode, payload) = msg.0.frame(st.send_type);
         let compressed = match st.deflate {
             Some(d) if !opcode.is_control() => {
                 let mut c = Vec::new();
