@@ -498,6 +498,18 @@ impl Worker<Tcp> {
         crate::process::request_stop(false);
     }
 
+    /// Asks the master to reload every reloadable worker process, as `./app reload` (or
+    /// `reload -g` when `graceful`) does: what FileMonitor calls when code changed. Returns false
+    /// outside a worker process started by a master (e.g. in `run_standalone`).
+    pub fn reload_all(graceful: bool) -> bool {
+        crate::process::request_reload(graceful)
+    }
+
+    /// Whether the service runs as a daemon (`start -d`); worker processes know it too.
+    pub fn daemonized() -> bool {
+        settings::get().daemonized
+    }
+
     /// Writes a line to the log file (`Y-m-d H:i:s pid:N message`), and to stdout unless daemonized.
     pub fn log(message: &str) {
         settings::log(message);
@@ -533,6 +545,7 @@ impl Worker<Tcp> {
     /// master, no CLI, each worker with id 0. Returns once [`Worker::stop_all`] is called from a
     /// callback and every connection has closed. For tests and embedding.
     pub fn run_standalone() -> Result<()> {
+        crate::logging::install();
         crate::process::run_standalone()
     }
 }
