@@ -102,6 +102,7 @@ impl Core {
         )
     }
 
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn is_watched(&self, key: &NameKey) -> Option<bool> {
         self.watches.borrow().get(key).map(|w| w.auto_reserve)
     }
