@@ -13,7 +13,8 @@
 //! | WebServer | `http://0.0.0.0:55151` (the chat page) | 2 |
 //!
 //! `CHAT_PING_INTERVAL_MS` and `CHAT_PING_NOT_RESPONSE_LIMIT` override the heartbeat (10 s, no
-//! limit) — the tests use them to see a silent client dropped quickly.
+//! limit) — the tests use them to see a silent client dropped quickly; `CHAT_SECRET_KEY` and
+//! `CHAT_AUTH_MODE=php` set a secret key and the PHP-compatible way of proving it.
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -23,12 +24,20 @@ use workerman::protocol::Http;
 use workerman::protocol::http::Response;
 use workerman::protocol::websocket::WebSocket;
 use workerman_gateway::json::object;
-use workerman_gateway::{BusinessWorker, Context, Events, Gateway, Register};
+use workerman_gateway::{AuthMode, BusinessWorker, Context, Events, Gateway, Register};
 
 const PAGE: &str = include_str!("chat.html");
 
 fn main() -> workerman::Result<()> {
-    Register::new("text://0.0.0.0:1236")?;
+    // No secret in the demo; the tests set one through the environment.
+    let secret = std::env::var("CHAT_SECRET_KEY").unwrap_or_default();
+    let mode = match std::env::var("CHAT_AUTH_MODE").as_deref() {
+        Ok("php") => AuthMode::PhpCompatible,
+        _ => AuthMode::Native,
+    };
+    let register = Register::new("text://0.0.0.0:1236")?;
+    register.set_secret_key(&secret);
+    register.set_auth_mode(mode);
 
     let gateway = Gateway::<WebSocket>::new("websocket://0.0.0.0:7272")?;
     gateway.set_name("ChatGateway");
@@ -39,11 +48,15 @@ fn main() -> workerman::Result<()> {
     gateway.set_ping_not_response_limit(env_u32("CHAT_PING_NOT_RESPONSE_LIMIT").unwrap_or(0));
     gateway.set_ping_data(r#"{"type":"ping"}"#);
     gateway.set_register_address(["127.0.0.1:1236"]);
+    gateway.set_secret_key(&secret);
+    gateway.set_auth_mode(mode);
 
     let worker = BusinessWorker::new(Chat);
     worker.set_name("ChatBusinessWorker");
     worker.set_count(4);
     worker.set_register_address(["127.0.0.1:1236"]);
+    worker.set_secret_key(&secret);
+    worker.set_auth_mode(mode);
 
     let web = Worker::<Http>::new("http://0.0.0.0:55151")?;
     web.set_name("WebServer");
