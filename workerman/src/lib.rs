@@ -31,6 +31,7 @@ pub mod connection;
 mod control;
 mod error;
 mod listen;
+pub mod logging;
 mod master;
 mod panic;
 mod process;

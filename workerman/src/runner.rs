@@ -4,6 +4,7 @@ use crate::cli::{self, Command, exit};
 use crate::settings;
 
 pub(crate) fn run_all() -> ! {
+    crate::logging::install();
     if let Some(role) = crate::process::role_from_env() {
         crate::process::run_worker(role);
     }

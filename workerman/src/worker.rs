@@ -11,6 +11,8 @@ use std::time::Duration;
 use crate::address::{Address, Transport};
 use crate::connection::{Callbacks, ConnectionError, Limits, TcpConnection};
 use crate::error::{Error, Result};
+
+mod tls;
 use crate::panic::PanicReport;
 use crate::protocol::{Protocol, Tcp};
 use crate::settings;
@@ -32,7 +34,8 @@ pub(crate) struct Spec {
     pub group: Option<String>,
     /// Effective transport: from the scheme, or `set_transport`.
     pub transport: Transport,
-    pub tls: Option<crate::tls::TlsFiles>,
+    /// Set by any `set_tls*` call.
+    pub tls: Option<crate::tls::ServerTls>,
 }
 
 /// Default listen backlog (the kernel caps it at `net.core.somaxconn`).
@@ -237,13 +240,18 @@ impl<P: Protocol> Worker<P> {
         self.shared.spec.borrow().transport
     }
 
-    /// The certificate chain and key (PEM files) for the `ssl` transport. They are read when each
-    /// worker process starts, so `reload` picks up renewed files; the master checks them at
-    /// start, so a missing or bad file is a clear start error.
+    /// The certificate chain and key (PEM files) for the `ssl` transport: the certificate for
+    /// every client, or, with [`add_tls_sni`](Self::add_tls_sni), for clients asking for no
+    /// name or another one. They are read when each worker process starts, so `reload` picks up
+    /// renewed files; the master checks them at start, so a missing or bad file is a clear start
+    /// error. More TLS settings: [`set_tls_client_auth`](Self::set_tls_client_auth),
+    /// [`set_tls_alpn`](Self::set_tls_alpn).
     pub fn set_tls(&self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) {
-        self.shared.spec.borrow_mut().tls = Some(crate::tls::TlsFiles {
-            cert: cert.into(),
-            key: key.into(),
+        self.tls_mut(|tls| {
+            tls.default = Some(crate::tls::TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+            })
         });
     }
 
@@ -405,11 +413,11 @@ impl<P: Protocol> Worker<P> {
                 nonblocking(l.set_nonblocking(true))?;
                 let l = tokio::net::TcpListener::from_std(l).map_err(register)?;
                 let handle = if spec.transport == Transport::Ssl {
-                    let files = spec.tls.clone().ok_or_else(|| Error::Address {
+                    let files = spec.tls.as_ref().ok_or_else(|| Error::Address {
                         address: spec.address.as_ref().map(|a| a.to_string()).unwrap_or_default(),
                         reason: "the ssl transport needs a certificate and key: call set_tls".into(),
                     })?;
-                    let acceptor = tokio_rustls::TlsAcceptor::from(crate::tls::server_config(&files)?);
+                    let acceptor = tokio_rustls::TlsAcceptor::from(crate::tls::server_config(files)?);
                     tokio::task::spawn_local(accept::tls_accept_loop(self.clone(), l, acceptor))
                 } else {
                     tokio::task::spawn_local(accept::accept_loop(self.clone(), l))
@@ -490,6 +498,18 @@ impl Worker<Tcp> {
         crate::process::request_stop(false);
     }
 
+    /// Asks the master to reload every reloadable worker process, as `./app reload` (or
+    /// `reload -g` when `graceful`) does: what FileMonitor calls when code changed. Returns false
+    /// outside a worker process started by a master (e.g. in `run_standalone`).
+    pub fn reload_all(graceful: bool) -> bool {
+        crate::process::request_reload(graceful)
+    }
+
+    /// Whether the service runs as a daemon (`start -d`); worker processes know it too.
+    pub fn daemonized() -> bool {
+        settings::get().daemonized
+    }
+
     /// Writes a line to the log file (`Y-m-d H:i:s pid:N message`), and to stdout unless daemonized.
     pub fn log(message: &str) {
         settings::log(message);
@@ -525,6 +545,7 @@ impl Worker<Tcp> {
     /// master, no CLI, each worker with id 0. Returns once [`Worker::stop_all`] is called from a
     /// callback and every connection has closed. For tests and embedding.
     pub fn run_standalone() -> Result<()> {
+        crate::logging::install();
         crate::process::run_standalone()
     }
 }

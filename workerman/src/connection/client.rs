@@ -30,8 +30,7 @@ pub(crate) struct ClientInfo {
     /// Path and query of the URL (`/` when it had none).
     uri: String,
     transport: Cell<Transport>,
-    ca: RefCell<Option<PathBuf>>,
-    server_name: RefCell<Option<String>>,
+    tls: RefCell<crate::tls::ClientTls>,
     local: Cell<Option<SocketAddr>>,
     connect_timeout: Cell<Duration>,
     reconnect: RefCell<Option<tokio::task::AbortHandle>>,
@@ -120,8 +119,7 @@ fn build<P: Protocol>((addr, uri): (Address, String), protocol: P) -> TcpConnect
         address: addr,
         uri,
         transport: Cell::new(transport),
-        ca: RefCell::new(None),
-        server_name: RefCell::new(None),
+        tls: RefCell::new(crate::tls::ClientTls::default()),
         local: Cell::new(None),
         connect_timeout: Cell::new(DEFAULT_CONNECT_TIMEOUT),
         reconnect: RefCell::new(None),
@@ -219,12 +217,37 @@ impl<P: Protocol> AsyncTcpConnection<P> {
 
     /// Trust the CA certificates in this PEM file instead of the system's roots (TLS).
     pub fn set_tls_ca(&self, path: impl Into<PathBuf>) {
-        *self.info().ca.borrow_mut() = Some(path.into());
+        self.info().tls.borrow_mut().ca = Some(path.into());
     }
 
-    /// The name the server's certificate must carry (default: the host of the address).
+    /// The server name: sent in the handshake (SNI), and the name the server's certificate
+    /// must carry (default: the host of the address). Set it when connecting by IP address to
+    /// a server that picks its certificate by name.
     pub fn set_tls_server_name(&self, name: impl Into<String>) {
-        *self.info().server_name.borrow_mut() = Some(name.into());
+        self.info().tls.borrow_mut().server_name = Some(name.into());
+    }
+
+    /// Presents this certificate chain and key (PEM files) to servers that ask for a client
+    /// certificate (mutual TLS).
+    pub fn set_tls_client_cert(&self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) {
+        self.info().tls.borrow_mut().client_cert = Some(crate::tls::TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+        });
+    }
+
+    /// Application protocols to offer through ALPN, most preferred first (`["h2", "http/1.1"]`);
+    /// the one agreed is in [`TcpConnection::tls_info`].
+    pub fn set_tls_alpn<S: AsRef<[u8]>>(&self, protocols: &[S]) {
+        self.info().tls.borrow_mut().alpn = protocols.iter().map(|p| p.as_ref().to_vec()).collect();
+    }
+
+    /// **Dangerous**: accepts any server certificate — expired, self-signed, for another name.
+    /// The connection is encrypted but the server is not authenticated, so anyone between the
+    /// two can read and change everything (Workerman's `verify_peer => false`). For tests and
+    /// closed networks only; prefer [`set_tls_ca`](Self::set_tls_ca) with the server's CA.
+    pub fn danger_accept_invalid_certs(&self) {
+        self.info().tls.borrow_mut().danger_accept_invalid_certs = true;
     }
 
     /// How long a connect (name resolution, TCP and TLS handshakes) may take (default 30 s).
@@ -244,8 +267,8 @@ impl<P: Protocol> AsyncTcpConnection<P> {
 /// An outgoing UDP "connection" (Workerman's `AsyncUdpConnection`): `udp://host:port`, or a
 /// protocol scheme with [`Transport::Udp`] set... `connect` binds a local socket and connects it
 /// to the peer; each `send` is one datagram (sends made before the socket is connected are
-/// queued and leave as one datagram); each datagram received is framed on its own and delivered
-/// to `on_message`. `close` fires `on_close` locally (UDP tells the peer nothing).
+/// queued and leave one datagram each, in order, once it is); each datagram received is framed
+/// on its own and delivered to `on_message`. `close` fires `on_close` locally (UDP tells the peer nothing).
 pub struct AsyncUdpConnection<P: Protocol> {
     conn: TcpConnection<P>,
 }
@@ -518,8 +541,9 @@ async fn open(info: &ClientInfo) -> std::result::Result<Io, String> {
     if info.transport.get() != Transport::Ssl {
         return Ok(Io::tcp(stream));
     }
-    let config = crate::tls::client_config(info.ca.borrow().as_deref()).map_err(|e| e.to_string())?;
-    let name = info.server_name.borrow().clone().unwrap_or(host);
+    let tls = info.tls.borrow().clone();
+    let config = crate::tls::client_config(&tls).map_err(|e| e.to_string())?;
+    let name = tls.server_name.unwrap_or(host);
     let server_name = rustls::pki_types::ServerName::try_from(name.clone())
         .map_err(|e| format!("bad TLS server name {name}: {e}"))?;
     let tls = tokio_rustls::TlsConnector::from(config)

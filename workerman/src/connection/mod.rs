@@ -26,6 +26,7 @@ mod driver;
 pub(crate) mod pool;
 pub(crate) mod registry;
 mod stream;
+mod tls_info;
 mod types;
 
 pub use client::{AsyncTcpConnection, AsyncUdpConnection};

@@ -130,6 +130,19 @@ impl Io {
         }
     }
 
+    /// What the TLS handshake settled; `None` for plain transports.
+    pub fn tls_info(&self) -> Option<crate::tls::TlsInfo> {
+        match self {
+            Io::TlsServer(s) => {
+                let s = s.borrow();
+                let conn = s.get_ref().1;
+                Some(crate::tls::TlsInfo::new(conn, conn.server_name()))
+            }
+            Io::TlsClient(s) => Some(crate::tls::TlsInfo::new(s.borrow().get_ref().1, None)),
+            _ => None,
+        }
+    }
+
     pub fn local_addr(&self) -> Option<SocketAddr> {
         match self {
             Io::Tcp(s) => s.borrow().local_addr().ok(),

@@ -87,6 +87,20 @@ pub(crate) fn request_stop(graceful: bool) {
     STOP.with(|n| n.notify_one());
 }
 
+/// The master of this worker process, set when the process becomes a worker.
+static MASTER: std::sync::OnceLock<nix::unistd::Pid> = std::sync::OnceLock::new();
+
+/// Asks the master to reload, as `./app reload [-g]` does (SIGUSR1, or SIGQUIT when graceful).
+/// Returns false outside a worker process (the master, `run_standalone`) or when the signal fails.
+pub(crate) fn request_reload(graceful: bool) -> bool {
+    use nix::sys::signal::{Signal, kill};
+    let Some(&master) = MASTER.get() else {
+        return false;
+    };
+    let sig = if graceful { Signal::SIGQUIT } else { Signal::SIGUSR1 };
+    kill(master, sig).is_ok()
+}
+
 /// In standalone mode a panic without handler stops the loop instead of exiting the process.
 pub(crate) fn standalone_panic(report: &PanicReport) -> bool {
     if MODE.with(Cell::get) != Mode::Standalone {
@@ -171,6 +185,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// Becomes the worker process described by `role`; never returns.
 pub(crate) fn run_worker(role: Role) -> ! {
     settings::get().daemonized = role.daemon;
+    let _ = MASTER.set(nix::unistd::getppid());
     sys::ignore_sigpipe();
     let workers = registry::all();
     let initial = workers.len();

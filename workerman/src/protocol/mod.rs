@@ -26,12 +26,14 @@ use crate::connection::TcpConnection;
 
 mod frame;
 pub mod http;
+mod line;
 mod tcp;
 mod text;
 pub mod websocket;
 
 pub use frame::Frame;
 pub use http::Http;
+pub use line::Line;
 pub use tcp::Tcp;
 pub use text::Text;
 pub use websocket::WebSocket;

@@ -4,10 +4,12 @@
 //! h e l l o \r \n w o r l d \n
 //! └──── "hello" ────┘└─"world"─┘   (trailing \r and \n stripped on receive; send appends \n)
 //! ```
-//! Telnet-friendly. A line that reaches `max_package_size` without a `\n` closes the connection.
+//! Telnet-friendly. A line that reaches `max_package_size` without a `\n` closes the connection,
+//! and so does a line that is not UTF-8: use [`Line`](super::Line) for lines of any bytes.
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
+use super::line::{encode_line, line_len, trim_line_end};
 use super::{Context, Payload, Protocol, ProtocolError};
 
 /// Newline-delimited UTF-8 text.
@@ -21,25 +23,21 @@ impl Protocol for Text {
     type State = ();
 
     fn input(&self, buf: &[u8], _cx: &mut Context<'_, ()>) -> Result<Option<usize>, ProtocolError> {
-        Ok(memchr::memchr(b'\n', buf).map(|i| i + 1))
+        Ok(line_len(buf))
     }
 
     fn decode(&self, packet: Bytes, _cx: &mut Context<'_, ()>) -> Result<Option<String>, ProtocolError> {
-        let mut end = packet.len();
-        while end > 0 && matches!(packet[end - 1], b'\n' | b'\r') {
-            end -= 1;
-        }
+        let end = trim_line_end(&packet);
         match std::str::from_utf8(&packet[..end]) {
             Ok(s) => Ok(Some(s.to_owned())),
-            Err(e) => Err(ProtocolError::new(format!("text line is not valid UTF-8 ({e})"))),
+            Err(e) => Err(ProtocolError::new(format!(
+                "text line is not valid UTF-8 ({e}); the `line` protocol takes any bytes"
+            ))),
         }
     }
 
     fn encode(&self, msg: Payload<'_>, cx: &mut Context<'_, ()>) {
-        let out = cx.out();
-        out.reserve(msg.as_bytes().len() + 1);
-        out.put_slice(msg.as_bytes());
-        out.put_u8(b'\n');
+        encode_line(msg.as_bytes(), cx.out());
     }
 }
 

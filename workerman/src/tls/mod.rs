@@ -1,8 +1,10 @@
-//! TLS with rustls: server configurations from PEM certificate and key files, client
-//! configurations trusting a given CA file or the system's roots.
+//! TLS with rustls: server configurations (certificates, several chosen by SNI, client
+//! certificate verification, ALPN) and client configurations (a CA file or the system's roots,
+//! client certificates, ALPN, verification turned off on purpose).
 //!
 //! Files are read when a worker process starts (and checked once by the master at start), so a
-//! renewed certificate is picked up by `reload`, without a restart.
+//! renewed certificate is picked up by `reload`, without a restart. Outgoing connections read
+//! theirs at each connect.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +13,14 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::error::{Error, Result};
+
+mod client;
+mod info;
+mod server;
+
+pub use client::{ClientTls, client_config};
+pub use info::TlsInfo;
+pub use server::{ClientAuth, ServerTls, server_config};
 
 /// Paths of a PEM certificate chain and its private key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +46,8 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io(format!("cannot read the TLS {what} {}", path.display()), e))
 }
 
-/// Loads a server configuration; a missing or bad file is a clear error.
-pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>> {
+/// Reads a certificate chain and its key.
+fn load_pair(files: &TlsFiles) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
     let cert_pem = read(&files.cert, "certificate")?;
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<std::result::Result<_, _>>()
@@ -51,11 +61,14 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>> {
     let key_pem = read(&files.key, "key")?;
     let key = PrivateKeyDer::from_pem_slice(&key_pem)
         .map_err(|e| tls_err(format!("bad TLS key {}", files.key.display()), e))?;
-    let config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| tls_err("TLS configuration".into(), e))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
+    Ok((certs, key))
+}
+
+/// A certificate chain and key, checked to belong together.
+fn certified_key(files: &TlsFiles) -> Result<Arc<rustls::sign::CertifiedKey>> {
+    let (certs, key) = load_pair(files)?;
+    rustls::sign::CertifiedKey::from_der(certs, key, &provider())
+        .map(Arc::new)
         .map_err(|e| {
             tls_err(
                 format!(
@@ -65,33 +78,24 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>> {
                 ),
                 e,
             )
-        })?;
-    Ok(Arc::new(config))
+        })
 }
 
-/// A client configuration trusting the CA certificates in `ca` (PEM), or the system's roots.
-pub fn client_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>> {
+/// The CA certificates of a PEM file, as a root store.
+fn ca_roots(path: &Path) -> Result<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
-    match ca {
-        Some(path) => {
-            let pem = read(path, "CA file")?;
-            for cert in CertificateDer::pem_slice_iter(&pem) {
-                let cert = cert.map_err(|e| tls_err(format!("bad CA file {}", path.display()), e))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| tls_err(format!("bad CA certificate in {}", path.display()), e))?;
-            }
-        }
-        None => {
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-        }
+    let pem = read(path, "CA file")?;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| tls_err(format!("bad CA file {}", path.display()), e))?;
+        roots
+            .add(cert)
+            .map_err(|e| tls_err(format!("bad CA certificate in {}", path.display()), e))?;
     }
-    let config = rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| tls_err("TLS configuration".into(), e))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+    if roots.is_empty() {
+        return Err(tls_err(
+            format!("bad CA file {}", path.display()),
+            "no certificate in the file",
+        ));
+    }
+    Ok(roots)
 }
