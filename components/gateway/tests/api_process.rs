@@ -41,7 +41,11 @@ fn drain(c: &mut Ws) {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -70,8 +74,14 @@ fn every_api_call_from_a_plain_tokio_program() {
         gw.send_to_all("all-but-b", None, &[&b_id]).await.unwrap();
         gw.send_to_all("only-c", Some(&[&c_id]), &[]).await.unwrap();
         gw.send_to_group(&["1"], "room-but-a", &[&a_id]).await.unwrap();
-        assert!(matches!(gw.send_to_group(&[], "x", &[]).await, Err(Error::InvalidArgument(_))));
-        assert!(matches!(gw.send_to_client("nope", "x").await, Err(Error::InvalidClientId(_))));
+        assert!(matches!(
+            gw.send_to_group(&[], "x", &[]).await,
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            gw.send_to_client("nope", "x").await,
+            Err(Error::InvalidClientId(_))
+        ));
     });
     assert_eq!(a.expect_event("one"), json!("one"));
     assert_eq!(a.expect_event("all-but-b"), json!("all-but-b"));
@@ -170,7 +180,10 @@ fn secret_key_native_hmac_and_php_plain_key() {
         let wrong = GatewayClient::new(["127.0.0.1:1236"]).with_secret_key("nope", AuthMode::Native);
         assert!(wrong.gateway_addresses().await.is_err());
         let plain = GatewayClient::new(["127.0.0.1:1236"]).with_secret_key("s3cret", AuthMode::PhpCompatible);
-        assert!(plain.gateway_addresses().await.is_err(), "native mode refuses the plain key");
+        assert!(
+            plain.gateway_addresses().await.is_err(),
+            "native mode refuses the plain key"
+        );
     });
     assert_eq!(a.expect_event("authorised"), json!("authorised"));
     drop(a);
