@@ -318,3 +318,38 @@ fn listener_pid(port: u16) -> i32 {
     }
     panic!("no process listens on {port}");
 }
+
+#[test]
+fn register_restart_loses_no_route() {
+    let app = start_chat(&[]);
+    let mut room = spread("reg", 3, 2);
+    let master = app.master();
+    let register = *named(master, "wm Register").iter().next().unwrap();
+    kill(register, 9);
+    wait_for("the Register to die", || (!alive(register)).then_some(()));
+    // Established routes keep working while the Register is down or restarting.
+    chat_round(&mut room, 0, "register-down", 3);
+    let (late, late_id) = login("late", "reg");
+    for (c, _) in room.iter_mut() {
+        let m = c.expect_event("late login");
+        assert_eq!(m["client_id"], json!(late_id));
+    }
+    room.push((late, late_id));
+    // The restarted Register learns every gateway again: an API client finds all clients, and
+    // business workers started after it (reload) reach every gateway.
+    wait_for("a new Register", || named(master, "wm Register").iter().find(|p| **p != register).copied());
+    let push = App::new("gateway_push");
+    push.start(1);
+    common::connect(2370);
+    let n = room.len().to_string();
+    wait_for("the Register to know every gateway", || (http_get(2370, "/count").trim() == n).then_some(()));
+    let workers = named(master, "wm ChatBusiness");
+    assert!(app.run(&["reload"]).status.success());
+    wait_for("new business workers", || {
+        let now = named(master, "wm ChatBusiness");
+        (now.len() == 4 && now.is_disjoint(&workers)).then_some(())
+    });
+    chat_round(&mut room, 1, "after-register-restart", 5);
+    push.stop();
+    app.stop();
+}
