@@ -12,9 +12,11 @@
 //! | ChatBusinessWorker | — | 4 |
 //! | WebServer | `http://0.0.0.0:55151` (the chat page) | 2 |
 //!
-//! `CHAT_PING_INTERVAL_MS` and `CHAT_PING_NOT_RESPONSE_LIMIT` override the heartbeat (10 s, no
-//! limit) — the tests use them to see a silent client dropped quickly; `CHAT_SECRET_KEY` and
-//! `CHAT_AUTH_MODE=php` set a secret key and the PHP-compatible way of proving it.
+//! The environment can change what the tests need (the defaults are the demo's):
+//! `CHAT_PING_INTERVAL_MS`, `CHAT_PING_NOT_RESPONSE_LIMIT` (heartbeat: 10 s, no limit);
+//! `CHAT_SECRET_KEY`, `CHAT_AUTH_MODE=php` (a secret key, proven the PHP way); and for one host of
+//! several, `CHAT_ROLES` (any of `register,gateway,worker,web`), `CHAT_LISTEN_IP` (0.0.0.0),
+//! `CHAT_LAN_IP` (127.0.0.1), `CHAT_REGISTER` (`127.0.0.1:1236`; comma-separated for several).
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -29,47 +31,62 @@ use workerman_gateway::{AuthMode, BusinessWorker, Context, Events, Gateway, Regi
 const PAGE: &str = include_str!("chat.html");
 
 fn main() -> workerman::Result<()> {
-    // No secret in the demo; the tests set one through the environment.
-    let secret = std::env::var("CHAT_SECRET_KEY").unwrap_or_default();
-    let mode = match std::env::var("CHAT_AUTH_MODE").as_deref() {
-        Ok("php") => AuthMode::PhpCompatible,
+    // The demo's settings; the tests override some through the environment (see below).
+    let secret = env("CHAT_SECRET_KEY", "");
+    let mode = match env("CHAT_AUTH_MODE", "native").as_str() {
+        "php" => AuthMode::PhpCompatible,
         _ => AuthMode::Native,
     };
-    let register = Register::new("text://0.0.0.0:1236")?;
-    register.set_secret_key(&secret);
-    register.set_auth_mode(mode);
+    let roles = env("CHAT_ROLES", "register,gateway,worker,web");
+    let registers: Vec<String> = env("CHAT_REGISTER", "127.0.0.1:1236")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
 
-    let gateway = Gateway::<WebSocket>::new("websocket://0.0.0.0:7272")?;
-    gateway.set_name("ChatGateway");
-    gateway.set_count(4);
-    gateway.set_lan_ip("127.0.0.1");
-    gateway.set_start_port(2300);
-    gateway.set_ping_interval(env_ms("CHAT_PING_INTERVAL_MS").unwrap_or(Duration::from_secs(10)));
-    gateway.set_ping_not_response_limit(env_u32("CHAT_PING_NOT_RESPONSE_LIMIT").unwrap_or(0));
-    gateway.set_ping_data(r#"{"type":"ping"}"#);
-    gateway.set_register_address(["127.0.0.1:1236"]);
-    gateway.set_secret_key(&secret);
-    gateway.set_auth_mode(mode);
+    if roles.contains("register") {
+        let register = Register::new("text://0.0.0.0:1236")?;
+        register.set_secret_key(&secret);
+        register.set_auth_mode(mode);
+    }
 
-    let worker = BusinessWorker::new(Chat);
-    worker.set_name("ChatBusinessWorker");
-    worker.set_count(4);
-    worker.set_register_address(["127.0.0.1:1236"]);
-    worker.set_secret_key(&secret);
-    worker.set_auth_mode(mode);
+    if roles.contains("gateway") {
+        let listen = env("CHAT_LISTEN_IP", "0.0.0.0");
+        let gateway = Gateway::<WebSocket>::new(&format!("websocket://{listen}:7272"))?;
+        gateway.set_name("ChatGateway");
+        gateway.set_count(4);
+        gateway.set_lan_ip(env("CHAT_LAN_IP", "127.0.0.1"));
+        gateway.set_start_port(2300);
+        gateway.set_ping_interval(env_ms("CHAT_PING_INTERVAL_MS").unwrap_or(Duration::from_secs(10)));
+        gateway.set_ping_not_response_limit(env_u32("CHAT_PING_NOT_RESPONSE_LIMIT").unwrap_or(0));
+        gateway.set_ping_data(r#"{"type":"ping"}"#);
+        gateway.set_register_address(registers.clone());
+        gateway.set_secret_key(&secret);
+        gateway.set_auth_mode(mode);
+    }
 
-    let web = Worker::<Http>::new("http://0.0.0.0:55151")?;
-    web.set_name("WebServer");
-    web.set_count(2);
-    web.on_message(|conn, request| {
-        let response = match request.path() {
-            "/" | "/index.html" => Response::new(200)
-                .with_header("Content-Type", "text/html; charset=utf-8")
-                .with_body(PAGE),
-            _ => Response::new(404).with_body("<h3>404 Not Found</h3>"),
-        };
-        conn.send(response);
-    });
+    if roles.contains("worker") {
+        let worker = BusinessWorker::new(Chat);
+        worker.set_name("ChatBusinessWorker");
+        worker.set_count(4);
+        worker.set_register_address(registers);
+        worker.set_secret_key(&secret);
+        worker.set_auth_mode(mode);
+    }
+
+    if roles.contains("web") {
+        let web = Worker::<Http>::new("http://0.0.0.0:55151")?;
+        web.set_name("WebServer");
+        web.set_count(2);
+        web.on_message(|conn, request| {
+            let response = match request.path() {
+                "/" | "/index.html" => Response::new(200)
+                    .with_header("Content-Type", "text/html; charset=utf-8")
+                    .with_body(PAGE),
+                _ => Response::new(404).with_body("<h3>404 Not Found</h3>"),
+            };
+            conn.send(response);
+        });
+    }
     Worker::run_all()
 }
 
@@ -237,6 +254,10 @@ fn now() -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
 fn env_ms(name: &str) -> Option<Duration> {

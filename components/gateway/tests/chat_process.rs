@@ -337,12 +337,16 @@ fn register_restart_loses_no_route() {
     room.push((late, late_id));
     // The restarted Register learns every gateway again: an API client finds all clients, and
     // business workers started after it (reload) reach every gateway.
-    wait_for("a new Register", || named(master, "wm Register").iter().find(|p| **p != register).copied());
+    wait_for("a new Register", || {
+        named(master, "wm Register").iter().find(|p| **p != register).copied()
+    });
     let push = App::new("gateway_push");
     push.start(1);
     common::connect(2370);
     let n = room.len().to_string();
-    wait_for("the Register to know every gateway", || (http_get(2370, "/count").trim() == n).then_some(()));
+    wait_for("the Register to know every gateway", || {
+        (http_get(2370, "/count").trim() == n).then_some(())
+    });
     let workers = named(master, "wm ChatBusiness");
     assert!(app.run(&["reload"]).status.success());
     wait_for("new business workers", || {

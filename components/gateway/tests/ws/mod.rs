@@ -16,10 +16,14 @@ pub struct Ws {
 
 impl Ws {
     pub fn connect(port: u16) -> Ws {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        Self::connect_to("127.0.0.1", port)
+    }
+
+    pub fn connect_to(ip: &str, port: u16) -> Ws {
+        let mut stream = TcpStream::connect((ip, port)).expect("connect");
         stream.set_nodelay(true).unwrap();
         let req = format!(
-            "GET /?room=x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            "GET /?room=x HTTP/1.1\r\nHost: {ip}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nCookie: c=1\r\n\r\n"
         );
         stream.write_all(req.as_bytes()).unwrap();
