@@ -1,0 +1,138 @@
+//! Links from a gateway or business-worker process to every Register: announce, learn the
+//! gateway list, reconnect after 1 s, ping every 25 s off loopback.
+//!
+//! With several Registers the known gateway list is the union of their lists, so one Register
+//! restarting (or down) neither hides gateways nor disturbs established connections.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use workerman::Timer;
+use workerman::connection::AsyncTcpConnection;
+use workerman::protocol::Text;
+
+use crate::auth::{self, AuthMode};
+
+/// Reconnect delay after a Register connection closes.
+pub const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+/// Keep-alive period toward a non-loopback Register.
+pub const PING_INTERVAL: Duration = Duration::from_secs(25);
+
+/// Who is talking to the Register.
+#[derive(Clone, Debug)]
+pub(crate) enum Hello {
+    /// A gateway announcing its inner address.
+    Gateway(String),
+    /// A business worker (or API client) asking for the list.
+    Worker,
+}
+
+impl Hello {
+    fn line(&self, secret: &str, hmac: Option<&str>) -> String {
+        let (event, address) = match self {
+            Hello::Gateway(a) => ("gateway_connect", Some(a)),
+            Hello::Worker => ("worker_connect", None),
+        };
+        let mut m = serde_json::Map::new();
+        m.insert("event".into(), event.into());
+        if let Some(a) = address {
+            m.insert("address".into(), a.as_str().into());
+        }
+        match hmac {
+            Some(h) => m.insert("hmac".into(), h.into()),
+            None => m.insert("secret_key".into(), secret.into()),
+        };
+        Value::Object(m).to_string()
+    }
+}
+
+/// What a process needs to reach its Registers.
+#[derive(Clone, Debug)]
+pub(crate) struct RegisterConfig {
+    pub addresses: Vec<String>,
+    pub secret_key: String,
+    pub auth_mode: AuthMode,
+}
+
+type OnAddresses = Rc<dyn Fn(Vec<String>)>;
+
+/// Connects to every Register in `cfg`; `on_addresses` gets the union of the gateway lists each
+/// time one of them changes (only for [`Hello::Worker`]).
+pub(crate) fn start(cfg: &RegisterConfig, hello: Hello, on_addresses: OnAddresses) {
+    let lists: Rc<RefCell<BTreeMap<String, Vec<String>>>> = Rc::default();
+    for reg in &cfg.addresses {
+        let conn = match AsyncTcpConnection::<Text>::new(&format!("text://{reg}")) {
+            Ok(c) => c,
+            Err(e) => {
+                crate::log(&format!("gateway: bad register address {reg}: {e}"));
+                continue;
+            }
+        };
+        let secret = cfg.secret_key.clone();
+        let mode = cfg.auth_mode;
+        let h = hello.clone();
+        conn.on_connect(move |c| {
+            if secret.is_empty() || mode == AuthMode::PhpCompatible {
+                c.send(h.line(&secret, None));
+            } else {
+                c.send(json!({"event": "challenge"}).to_string());
+            }
+        });
+        let (secret, h, lists2, cb, reg2) = (
+            cfg.secret_key.clone(),
+            hello.clone(),
+            lists.clone(),
+            on_addresses.clone(),
+            reg.clone(),
+        );
+        conn.on_message(move |c, line| {
+            let Ok(msg) = serde_json::from_str::<Value>(&line) else {
+                crate::log(&format!("gateway: register {reg2} sent {line:?}"));
+                return;
+            };
+            match msg.get("event").and_then(Value::as_str) {
+                Some("challenge") => {
+                    let nonce = msg.get("nonce").and_then(Value::as_str).unwrap_or("");
+                    c.send(h.line(&secret, Some(&auth::answer(&secret, "register", nonce))));
+                }
+                Some("broadcast_addresses") => {
+                    let list = address_list(msg.get("addresses"));
+                    lists2.borrow_mut().insert(reg2.clone(), list);
+                    let mut all: Vec<String> = Vec::new();
+                    for l in lists2.borrow().values() {
+                        for a in l {
+                            if !all.contains(a) {
+                                all.push(a.clone());
+                            }
+                        }
+                    }
+                    cb(all);
+                }
+                _ => {}
+            }
+        });
+        conn.on_close(|c| c.reconnect(RECONNECT_AFTER));
+        if !reg.starts_with("127.0.0.1") {
+            let c = conn.clone();
+            Timer::repeat(PING_INTERVAL, move || {
+                c.send(r#"{"event":"ping"}"#);
+            });
+        }
+        conn.connect();
+    }
+}
+
+/// The values of `addresses`, a JSON list or (after PHP's `array_unique`) an object.
+pub(crate) fn address_list(v: Option<&Value>) -> Vec<String> {
+    let strings = |it: &mut dyn Iterator<Item = &Value>| -> Vec<String> {
+        it.filter_map(Value::as_str).map(str::to_owned).collect()
+    };
+    match v {
+        Some(Value::Array(a)) => strings(&mut a.iter()),
+        Some(Value::Object(o)) => strings(&mut o.values()),
+        _ => Vec::new(),
+    }
+}
