@@ -114,14 +114,19 @@ impl<P: Protocol> TcpConnection<P> {
     pub(super) fn dispatch(&self) {
         self.inner.st.borrow_mut().in_dispatch = true;
         let on_message = loop {
-            let (step, cb, close, event) = {
+            let (step, cb, service, close, event) = {
                 let mut st = self.inner.st.borrow_mut();
                 if st.paused || st.status != Status::Established || st.recv.is_empty() {
                     break None;
                 }
                 let (step, close, event) = guard(|| self.next_packet(&mut st))
                     .unwrap_or_else(|| (Step::Fail("the protocol panicked".into()), false, false));
-                (step, st.cb.on_message.clone(), close, event)
+                let service = if matches!(step, Step::Deliver(Some(_))) {
+                    st.cb.service.clone()
+                } else {
+                    None
+                };
+                (step, st.cb.on_message.clone(), service, close, event)
             };
             if close {
                 self.close();
@@ -131,8 +136,11 @@ impl<P: Protocol> TcpConnection<P> {
                 self.service_event();
             }
             match step {
-                Step::Deliver(Some(msg)) => {
+                Step::Deliver(Some(mut msg)) => {
                     stats::request();
+                    if let Some(s) = &service {
+                        s.message(self, &mut msg);
+                    }
                     if let Some(cb) = cb {
                         guard(|| cb(self, msg));
                     }

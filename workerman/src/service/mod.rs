@@ -32,6 +32,11 @@ pub(crate) trait Service<P: Protocol> {
         let _ = conn;
     }
 
+    /// A message was decoded, before `on_message` gets it.
+    fn message(&self, conn: &TcpConnection<P>, msg: &mut P::Message) {
+        let _ = (conn, msg);
+    }
+
     /// A protocol call raised an event ([`crate::protocol::Context::raise_event`]); it waits in
     /// the protocol state.
     fn event(&self, conn: &TcpConnection<P>);
@@ -51,7 +56,7 @@ pub(crate) fn for_protocol<P: Protocol>(protocol: &P) -> Option<ServiceRef<P>> {
     } else if p.is::<Ws>() {
         Box::new(Rc::new(websocket::ClientService::default()) as ServiceRef<Ws>)
     } else if p.is::<Http>() {
-        Box::new(Rc::new(http::HttpService) as ServiceRef<Http>)
+        Box::new(Rc::new(http::HttpService::default()) as ServiceRef<Http>)
     } else {
         return None;
     };

@@ -141,8 +141,9 @@ fn bad_handshakes_are_refused() {
 #[test]
 fn encode_frames() {
     let ws = WebSocket::new();
-    let mut st = State::default();
-    st.core = Core::new(Phase::Open);
+    let mut st = State {
+        core: Core::new(Phase::Open),
+    };
     st.core.finish_handshake();
     let mut out = BytesMut::new();
     let mut cx = Context::new(&mut st, &mut out, 1 << 20);
