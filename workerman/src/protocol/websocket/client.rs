@@ -135,14 +135,16 @@ impl Ws {
         self.config.borrow().ping_interval
     }
 
-    /// Starts the opening handshake towards `target`: a fresh key is drawn, `state` waits for
-    /// the 101, and the returned request is to be written first.
+    /// Starts the opening handshake towards `target` (on a fresh state: a reconnect starts from
+    /// the default one): a fresh key is drawn, `state` waits for the 101, and the returned
+    /// request is to be written first.
     pub fn start_handshake(&self, target: &Target<'_>, state: &mut State) -> Vec<u8> {
         let mut raw = [0u8; 16];
         machine::fill_random(&mut raw);
         let key = base64(&raw);
         let request = self.request(target, &key);
-        state.core = Core::new(Phase::Handshake);
+        // Frames sent before the connect stay queued until the 101.
+        state.core.phase = Phase::Handshake;
         state.key = key;
         request
     }
