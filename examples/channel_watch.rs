@@ -7,6 +7,7 @@
 //! cargo run --release --example channel_watch -- jobs 'redis://127.0.0.1:6379/0?claim_timeout_ms=5000'
 //! cargo run --release --example channel_publish -- enqueue:jobs 'job 1'
 //! ```
+//! `event:<name>` instead of a queue subscribes to that event and prints what is published.
 //! `CHANNEL_WATCH_HANG=1` makes it hang inside the callback after printing the first item (to
 //! show what happens when a consumer is killed before it finishes).
 use std::io::Write;
@@ -34,6 +35,15 @@ fn main() {
             eprintln!("channel_watch: {e}");
             std::process::exit(2);
         });
+        if let Some(event) = queue.strip_prefix("event:") {
+            client.on(event, |data| {
+                let text = String::from_utf8_lossy(data.as_bytes().unwrap_or_default()).into_owned();
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+                let _ = out.flush();
+            });
+            std::future::pending::<()>().await;
+        }
         client.watch(&queue, move |item| {
             let text = String::from_utf8_lossy(item.as_bytes().unwrap_or_default()).into_owned();
             let mut out = std::io::stdout().lock();
