@@ -19,7 +19,7 @@
 //! | `data.rs` | typed user data on a connection |
 //! | `udp.rs` | [`UdpConnection`], the reply handle of a received datagram |
 //! | `client.rs` | outgoing connections ([`AsyncTcpConnection`], [`AsyncUdpConnection`]) |
-//! | `stream.rs` | the socket under a connection (TCP, Unix, TLS, UDP) |
+//! | `stream.rs`, `tls_info.rs` | the socket under a connection (TCP, Unix, TLS, UDP); TLS handshake details |
 //! | `registry.rs`, `pool.rs` | live connections of the process; spare buffers |
 
 use std::cell::{Cell, RefCell};
