@@ -40,6 +40,7 @@ mod data;
 mod driver;
 mod info;
 pub(crate) mod pool;
+pub mod proxy;
 pub(crate) mod registry;
 mod stream;
 mod tls_info;
