@@ -42,6 +42,7 @@ mod info;
 pub(crate) mod pool;
 pub mod proxy;
 pub(crate) mod registry;
+mod socket;
 mod stream;
 mod tls_info;
 mod types;
