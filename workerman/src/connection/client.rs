@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::net::{TcpSocket, UdpSocket, UnixStream};
 
-use super::{Callbacks, ConnectionError, Io, Limits, Status, TcpConnection};
+use super::{Callbacks, ConnectionError, Io, Limits, Mode, Status, TcpConnection};
 use crate::address::{Address, Target, Transport};
 use crate::error::{Error, Result};
 use crate::panic::guard;
@@ -31,6 +31,7 @@ pub(crate) struct ClientInfo {
     uri: String,
     transport: Cell<Transport>,
     tls: RefCell<crate::tls::ClientTls>,
+    proxy: RefCell<Option<super::proxy::Proxy>>,
     local: Cell<Option<SocketAddr>>,
     connect_timeout: Cell<Duration>,
     reconnect: RefCell<Option<tokio::task::AbortHandle>>,
@@ -120,6 +121,7 @@ fn build<P: Protocol>((addr, uri): (Address, String), protocol: P) -> TcpConnect
         uri,
         transport: Cell::new(transport),
         tls: RefCell::new(crate::tls::ClientTls::default()),
+        proxy: RefCell::new(None),
         local: Cell::new(None),
         connect_timeout: Cell::new(DEFAULT_CONNECT_TIMEOUT),
         reconnect: RefCell::new(None),
@@ -128,15 +130,13 @@ fn build<P: Protocol>((addr, uri): (Address, String), protocol: P) -> TcpConnect
         service: crate::service::for_protocol(&protocol),
         ..Callbacks::default()
     };
+    // Counted once connecting: a connection that is never connected is not a live one.
     TcpConnection::build(
         Rc::new(protocol),
-        None,
+        Mode::Client(Box::new(info)),
         None,
         callbacks,
         Limits::default(),
-        // Counted once connecting: a connection that is never connected is not a live one.
-        false,
-        Some(info),
     )
 }
 
@@ -254,6 +254,30 @@ impl<P: Protocol> AsyncTcpConnection<P> {
         self.info().tls.borrow_mut().danger_accept_invalid_certs = true;
     }
 
+    /// Connects through a proxy: `socks5://[user:pass@]host:port` (Workerman's `proxySocks5`)
+    /// or `http://[user:pass@]host:port` for HTTP `CONNECT` (Workerman's `proxyHttp`); user
+    /// and password percent-encoded. The proxy resolves the target's host name; TLS, the
+    /// WebSocket handshake and the protocol then run through the tunnel. A proxy that refuses
+    /// (bad credentials, a target it will not reach) is a connect failure: `on_error` gets
+    /// `ConnectFailed` with the proxy's reason, then `on_close`.
+    ///
+    /// ```no_run
+    /// # use workerman::{AsyncTcpConnection, protocol::Ws};
+    /// let ws = AsyncTcpConnection::<Ws>::new("wss://example.com/feed").unwrap();
+    /// ws.set_proxy("socks5://me:secret@127.0.0.1:1080").unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// An address that does not parse, with the reason (the password never shown).
+    pub fn set_proxy(&self, url: &str) -> Result<()> {
+        let proxy = super::proxy::Proxy::parse(url).map_err(|reason| Error::Address {
+            address: self.info().address.to_string(),
+            reason,
+        })?;
+        *self.info().proxy.borrow_mut() = Some(proxy);
+        Ok(())
+    }
+
     /// How long a connect (name resolution, TCP and TLS handshakes) may take (default 30 s).
     pub fn set_connect_timeout(&self, timeout: Duration) {
         self.info().connect_timeout.set(timeout);
@@ -262,8 +286,8 @@ impl<P: Protocol> AsyncTcpConnection<P> {
     fn info(&self) -> &ClientInfo {
         self.conn
             .inner
-            .client
-            .as_ref()
+            .mode
+            .client()
             .expect("an AsyncTcpConnection has client info")
     }
 }
@@ -310,12 +334,7 @@ impl<P: Protocol> AsyncUdpConnection<P> {
             });
         }
         let conn = build(addr, protocol);
-        conn.inner
-            .client
-            .as_ref()
-            .expect("client")
-            .transport
-            .set(Transport::Udp);
+        conn.inner.mode.client().expect("client").transport.set(Transport::Udp);
         Ok(AsyncUdpConnection { conn })
     }
 
@@ -326,7 +345,7 @@ impl<P: Protocol> AsyncUdpConnection<P> {
 
     /// Binds the local side to this address.
     pub fn set_local_address(&self, addr: SocketAddr) {
-        self.conn.inner.client.as_ref().expect("client").local.set(Some(addr));
+        self.conn.inner.mode.client().expect("client").local.set(Some(addr));
     }
 }
 
@@ -334,14 +353,14 @@ impl<P: Protocol> TcpConnection<P> {
     /// The request target of an outgoing connection's URL: path and query (`/chat?room=1`),
     /// `/` when the URL has none (Workerman's `getRemoteURI`). `None` for accepted connections.
     pub fn remote_uri(&self) -> Option<&str> {
-        self.inner.client.as_ref().map(|c| c.uri.as_str())
+        self.inner.mode.client().map(|c| c.uri.as_str())
     }
 
     /// The host an outgoing connection connects to, as written in its URL (a name or an IP
     /// literal, IPv6 without brackets; Workerman's `getRemoteHost`). `None` for accepted
     /// connections and unix sockets.
     pub fn remote_host(&self) -> Option<&str> {
-        match self.inner.client.as_ref()?.address.target() {
+        match self.inner.mode.client()?.address.target() {
             Target::Inet { host, .. } => Some(host),
             Target::Unix(_) => None,
         }
@@ -350,7 +369,7 @@ impl<P: Protocol> TcpConnection<P> {
     /// The port of an outgoing connection's URL (80 for `ws://`, 443 for `wss://` when none
     /// was written). `None` for accepted connections and unix sockets.
     pub fn remote_url_port(&self) -> Option<u16> {
-        match self.inner.client.as_ref()?.address.target() {
+        match self.inner.mode.client()?.address.target() {
             Target::Inet { port, .. } => Some(*port),
             Target::Unix(_) => None,
         }
@@ -359,8 +378,8 @@ impl<P: Protocol> TcpConnection<P> {
     /// Whether this outgoing connection uses TLS (`wss://`, `ssl://`, or `set_transport(Ssl)`).
     pub fn is_tls_client(&self) -> bool {
         self.inner
-            .client
-            .as_ref()
+            .mode
+            .client()
             .is_some_and(|c| c.transport.get() == Transport::Ssl)
     }
 
@@ -371,7 +390,7 @@ impl<P: Protocol> TcpConnection<P> {
     /// # Panics
     /// Outside a worker process's event loop.
     pub fn connect(&self) {
-        if self.inner.client.is_none() {
+        if self.inner.mode.client().is_none() {
             return;
         }
         if self.status() == Status::Closed {
@@ -388,7 +407,7 @@ impl<P: Protocol> TcpConnection<P> {
     /// Connects again after `after` (typically from `on_close` or `on_error`); the callbacks are
     /// kept. Replaces a reconnect already scheduled.
     pub fn reconnect(&self, after: Duration) {
-        let Some(info) = &self.inner.client else { return };
+        let Some(info) = &self.inner.mode.client() else { return };
         // A stopping process does not start new connections (a client reconnecting from
         // on_close would otherwise keep a graceful stop or reload waiting forever).
         if stats::stopping() {
@@ -408,13 +427,7 @@ impl<P: Protocol> TcpConnection<P> {
         let conn = self.clone();
         let handle = tokio::task::spawn_local(async move {
             tokio::time::sleep(after).await;
-            conn.inner
-                .client
-                .as_ref()
-                .expect("client")
-                .reconnect
-                .borrow_mut()
-                .take();
+            conn.inner.mode.client().expect("client").reconnect.borrow_mut().take();
             conn.run_connect().await;
         });
         *info.reconnect.borrow_mut() = Some(handle.abort_handle());
@@ -422,7 +435,7 @@ impl<P: Protocol> TcpConnection<P> {
 
     /// Cancels a reconnect scheduled by [`reconnect`](Self::reconnect).
     pub fn cancel_reconnect(&self) {
-        if let Some(info) = &self.inner.client
+        if let Some(info) = &self.inner.mode.client()
             && let Some(h) = info.reconnect.borrow_mut().take()
         {
             h.abort();
@@ -450,7 +463,7 @@ impl<P: Protocol> TcpConnection<P> {
     }
 
     async fn run_connect(self) {
-        let info = self.inner.client.as_ref().expect("client");
+        let info = self.inner.mode.client().expect("client");
         let timeout = info.connect_timeout.get();
         let result = match tokio::time::timeout(timeout, open(info)).await {
             Ok(r) => r,
@@ -492,7 +505,13 @@ impl<P: Protocol> TcpConnection<P> {
 /// Opens the socket an outgoing connection describes.
 async fn open(info: &ClientInfo) -> std::result::Result<Io, String> {
     let addr = &info.address;
+    let proxy = info.proxy.borrow().clone();
     let (host, port) = match addr.target() {
+        Target::Unix(_) if proxy.is_some() => {
+            return Err(format!(
+                "connect {addr} fail: a proxy reaches host:port targets, not unix sockets"
+            ));
+        }
         Target::Unix(path) => {
             return UnixStream::connect(path)
                 .await
@@ -501,11 +520,17 @@ async fn open(info: &ClientInfo) -> std::result::Result<Io, String> {
         }
         Target::Inet { host, port } => (host.clone(), *port),
     };
-    let candidates: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+    // Through a proxy, the TCP connection goes to the proxy, which resolves the target's name.
+    let (dial_host, dial_port) = match &proxy {
+        Some(p) if info.transport.get() != Transport::Udp => (p.host.clone(), p.port),
+        _ => (host.clone(), port),
+    };
+    let via = proxy.as_ref().map(|p| format!(" via {p}")).unwrap_or_default();
+    let candidates: Vec<SocketAddr> = tokio::net::lookup_host((dial_host.as_str(), dial_port))
         .await
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .map_err(|e| format!("cannot resolve {dial_host}: {e}"))?
         .collect();
-    let fail = |e: &dyn std::fmt::Display| format!("connect {addr} fail: {e}");
+    let fail = |e: &dyn std::fmt::Display| format!("connect {addr}{via} fail: {e}");
     if info.transport.get() == Transport::Udp {
         let peer = *candidates
             .first()
@@ -521,7 +546,7 @@ async fn open(info: &ClientInfo) -> std::result::Result<Io, String> {
             peer: None,
         });
     }
-    let mut last = format!("{host} resolves to no address");
+    let mut last = format!("{dial_host} resolves to no address");
     let mut stream = None;
     for peer in candidates {
         let socket = match peer {
@@ -540,8 +565,13 @@ async fn open(info: &ClientInfo) -> std::result::Result<Io, String> {
             Err(e) => last = fail(&e),
         }
     }
-    let stream = stream.ok_or(last)?;
+    let mut stream = stream.ok_or(last)?;
     let _ = stream.set_nodelay(true);
+    if let Some(p) = &proxy {
+        super::proxy::tunnel(&mut stream, p, &host, port)
+            .await
+            .map_err(|e| format!("connect {addr} fail: {e}"))?;
+    }
     if info.transport.get() != Transport::Ssl {
         return Ok(Io::tcp(stream));
     }
