@@ -37,6 +37,7 @@ mod panic;
 mod process;
 pub mod protocol;
 mod runner;
+mod service;
 mod settings;
 pub mod stats;
 mod sys;

@@ -134,6 +134,7 @@ impl<P: Protocol> Worker<P> {
     }
 
     fn build(address: Option<Address>, protocol: P) -> Self {
+        let service = crate::service::for_protocol(&protocol);
         let transport = address.as_ref().map(|a| a.transport()).unwrap_or(Transport::Tcp);
         let worker = Worker {
             shared: Rc::new(Shared {
@@ -157,7 +158,10 @@ impl<P: Protocol> Worker<P> {
                     on_worker_start: None,
                     on_worker_stop: None,
                     on_worker_reload: None,
-                    conn: Callbacks::default(),
+                    conn: Callbacks {
+                        service,
+                        ..Callbacks::default()
+                    },
                     error_handler: None,
                 }),
                 connections: RefCell::new(BTreeMap::new()),
@@ -306,6 +310,11 @@ impl<P: Protocol> Worker<P> {
     /// The protocol instance.
     pub fn protocol(&self) -> &P {
         &self.shared.protocol
+    }
+
+    /// The protocol's connection-side service, shared by this worker's connections.
+    pub(crate) fn service(&self) -> Option<crate::service::ServiceRef<P>> {
+        self.shared.callbacks.borrow().conn.service.clone()
     }
 
     /// Addresses this process listens on for this worker (useful with port 0).

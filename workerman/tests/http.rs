@@ -810,3 +810,47 @@ fn redis_sessions_with_python_requests() {
     let reply = String::from_utf8_lossy(&buf[..n]);
     assert!(reply.starts_with('*') && !reply.starts_with("*0"), "{reply}");
 }
+
+#[test]
+fn send_of_file_responses_small_large_and_unreadable() {
+    let dir = std::env::temp_dir().join(format!("wm-http-send-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("small.txt"), "read by the connection").unwrap();
+    std::fs::write(dir.join("big.bin"), pattern(3 * 1024 * 1024)).unwrap();
+    // A file that disappears between building the response and sending it: unreadable.
+    std::fs::write(dir.join("gone.txt"), "soon gone").unwrap();
+    let root = dir.clone();
+    let addr = serve(move || {
+        let w = Worker::<Http>::new("http://127.0.0.1:0").unwrap();
+        w.on_message(move |c, req| {
+            let name = req.path().trim_start_matches('/').to_string();
+            let resp = Response::new(200).with_file(root.join(&name));
+            if name == "gone.txt" {
+                std::fs::remove_file(root.join(&name)).unwrap();
+            }
+            c.send(resp);
+        });
+        w
+    });
+    let s = connect(addr);
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    (&s).write_all(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    for _ in 0..2 {
+        let small = read_resp(&mut r, false);
+        assert_eq!((small.status, small.text().as_str()), (200, "read by the connection"));
+        assert_eq!(small.header("content-type"), Some("text/plain"));
+    }
+    // `send` does not stream: a file over 2 MiB is refused, and the connection closed.
+    (&s).write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let big = read_resp(&mut r, false);
+    assert_eq!(big.status, 500);
+    assert!(read_to_close(&mut r).is_empty());
+    // A file that cannot be opened when the response goes out: 403, then close.
+    let s = connect(addr);
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    (&s).write_all(b"GET /gone.txt HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_resp(&mut r, false).status, 403);
+    assert!(read_to_close(&mut r).is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

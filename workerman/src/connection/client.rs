@@ -124,11 +124,15 @@ fn build<P: Protocol>((addr, uri): (Address, String), protocol: P) -> TcpConnect
         connect_timeout: Cell::new(DEFAULT_CONNECT_TIMEOUT),
         reconnect: RefCell::new(None),
     };
+    let callbacks = Callbacks {
+        service: crate::service::for_protocol(&protocol),
+        ..Callbacks::default()
+    };
     TcpConnection::build(
         Rc::new(protocol),
         None,
         None,
-        Callbacks::default(),
+        callbacks,
         Limits::default(),
         // Counted once connecting: a connection that is never connected is not a live one.
         false,

@@ -23,8 +23,9 @@ impl<P: Protocol> TcpConnection<P> {
             Wrote(io::Result<bool>),
             Read(io::Result<usize>),
         }
-        let protocol = self.inner.protocol.clone();
-        guard(|| protocol.on_connect(&self));
+        if let Some(service) = self.service() {
+            guard(|| service.opened(&self));
+        }
         let on_connect = self.inner.st.borrow().cb.on_connect.clone();
         if let Some(cb) = on_connect {
             guard(|| cb(&self));
@@ -113,30 +114,38 @@ impl<P: Protocol> TcpConnection<P> {
     pub(super) fn dispatch(&self) {
         self.inner.st.borrow_mut().in_dispatch = true;
         let on_message = loop {
-            let (step, cb, close) = {
+            let (step, cb, service, close, event) = {
                 let mut st = self.inner.st.borrow_mut();
                 if st.paused || st.status != Status::Established || st.recv.is_empty() {
                     break None;
                 }
-                let (step, close) = guard(|| self.next_packet(&mut st))
-                    .unwrap_or_else(|| (Step::Fail("the protocol panicked".into()), false));
-                (step, st.cb.on_message.clone(), close)
+                let (step, close, event) = guard(|| self.next_packet(&mut st))
+                    .unwrap_or_else(|| (Step::Fail("the protocol panicked".into()), false, false));
+                let service = if matches!(step, Step::Deliver(Some(_))) {
+                    st.cb.service.clone()
+                } else {
+                    None
+                };
+                (step, st.cb.on_message.clone(), service, close, event)
             };
             if close {
                 self.close();
             }
+            if event && !matches!(step, Step::Fail(_)) {
+                // Handshake replies, pongs and hooks run before the next packet is cut.
+                self.service_event();
+            }
             match step {
-                Step::Deliver(Some(msg)) => {
+                Step::Deliver(Some(mut msg)) => {
                     stats::request();
+                    if let Some(s) = &service {
+                        s.message(self, &mut msg);
+                    }
                     if let Some(cb) = cb {
                         guard(|| cb(self, msg));
                     }
                 }
-                Step::Deliver(None) => {
-                    stats::request();
-                    let protocol = self.inner.protocol.clone();
-                    guard(|| protocol.handle_event(self));
-                }
+                Step::Deliver(None) => stats::request(),
                 Step::Wait => break Some(()),
                 Step::Fail(why) => {
                     stats::protocol_error();
@@ -176,7 +185,7 @@ impl<P: Protocol> TcpConnection<P> {
         }
     }
 
-    fn next_packet(&self, st: &mut State<P>) -> (Step<P::Message>, bool) {
+    fn next_packet(&self, st: &mut State<P>) -> (Step<P::Message>, bool, bool) {
         let max = st.limits.max_package_size;
         let State {
             recv,
@@ -185,10 +194,12 @@ impl<P: Protocol> TcpConnection<P> {
             want,
             ..
         } = st;
-        let mut cx = Context::new(proto, send, max).with_peer(self.inner.peer.get());
+        let mut cx = Context::new(proto, send, max)
+            .with_peer(self.inner.peer.get())
+            .with_stopping(stats::stopping());
         let step = next_packet(&*self.inner.protocol, recv, want, &mut cx);
         let close = !matches!(step, Step::Fail(_)) && cx.close_requested();
-        (step, close)
+        (step, close, cx.event_raised())
     }
 
     /// Writes queued bytes through the socket from the connection's task. `Ready(Ok(true))` once

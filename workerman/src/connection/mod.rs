@@ -64,6 +64,8 @@ pub(crate) struct Callbacks<P: Protocol> {
     pub on_error: Option<ErrorFn<P>>,
     pub on_buffer_full: Option<ConnFn<P>>,
     pub on_buffer_drain: Option<ConnFn<P>>,
+    /// The protocol's connection-side service (hooks, handshake replies, file streaming).
+    pub service: Option<crate::service::ServiceRef<P>>,
 }
 
 impl<P: Protocol> Default for Callbacks<P> {
@@ -75,6 +77,7 @@ impl<P: Protocol> Default for Callbacks<P> {
             on_error: None,
             on_buffer_full: None,
             on_buffer_drain: None,
+            service: None,
         }
     }
 }
@@ -88,6 +91,7 @@ impl<P: Protocol> Clone for Callbacks<P> {
             on_error: self.on_error.clone(),
             on_buffer_full: self.on_buffer_full.clone(),
             on_buffer_drain: self.on_buffer_drain.clone(),
+            service: self.service.clone(),
         }
     }
 }
@@ -399,6 +403,28 @@ impl<P: Protocol> TcpConnection<P> {
     }
 
     fn send_with(&self, encode: impl FnOnce(&P, &mut Context<'_, P::State>)) -> SendResult {
+        let mut event = false;
+        let r = self.send_encoded(encode, &mut event);
+        if event {
+            self.service_event();
+        }
+        r
+    }
+
+    /// Hands an event a protocol call raised to the protocol's service.
+    pub(crate) fn service_event(&self) {
+        let service = self.inner.st.borrow().cb.service.clone();
+        if let Some(s) = service {
+            guard(|| s.event(self));
+        }
+    }
+
+    /// The protocol's connection-side service.
+    pub(crate) fn service(&self) -> Option<crate::service::ServiceRef<P>> {
+        self.inner.st.borrow().cb.service.clone()
+    }
+
+    fn send_encoded(&self, encode: impl FnOnce(&P, &mut Context<'_, P::State>), event: &mut bool) -> SendResult {
         let inner = &*self.inner;
         let mut st = inner.st.borrow_mut();
         if matches!(st.status, Status::Closing | Status::Closed) {
@@ -416,8 +442,12 @@ impl<P: Protocol> TcpConnection<P> {
         }
         let max = st.limits.max_package_size;
         let State { send, proto, .. } = &mut *st;
-        let mut cx = Context::new(proto, send, max);
+        let mut cx = Context::new(proto, send, max).with_stopping(stats::stopping());
         encode(&inner.protocol, &mut cx);
+        *event = cx.event_raised();
+        if cx.refused() {
+            stats::send_fail();
+        }
         if cx.close_requested() {
             // Written first, then closed (e.g. `Connection: close`).
             drop(st);

@@ -22,8 +22,6 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::connection::TcpConnection;
-
 mod frame;
 pub mod http;
 mod line;
@@ -66,35 +64,24 @@ pub trait Protocol: Sized + 'static {
     /// Appends the wire form of `msg` to [`Context::out`]; may ask to close after it is written
     /// (an HTTP response with `Connection: close`).
     fn encode(&self, msg: Self::Outgoing<'_>, cx: &mut Context<'_, Self::State>);
-
-    /// Called by the connection, with the connection, right after `decode` consumed a packet
-    /// without a message (`Ok(None)`) and before the next packet is cut. For protocols whose
-    /// packets raise connection-level events that user hooks must see (the WebSocket handshake's
-    /// `on_websocket_connect`, pings, close frames): `decode` leaves the event in
-    /// [`Protocol::State`], this takes it out (see [`TcpConnection::with_protocol_state`]) and
-    /// runs the hook. The default does nothing. Not called by [`testing`].
-    fn handle_event(&self, conn: &TcpConnection<Self>) {
-        let _ = conn;
-    }
-
-    /// Called by the connection once it is established (accepted, or an outgoing connection
-    /// connected; again after each reconnect), before the user's `on_connect`. For protocols
-    /// that speak first: the `ws://` client writes its handshake request here (Workerman's
-    /// `Protocol::onConnect`). The default does nothing. Not called by [`testing`].
-    fn on_connect(&self, conn: &TcpConnection<Self>) {
-        let _ = conn;
-    }
 }
 
 /// What a protocol call may see and do besides parsing: its per-connection state, the size limit,
-/// the output buffer (encoded messages; from `input`/`decode`: handshakes, pongs, error replies),
-/// whether the process is stopping, and a request to close.
+/// the output buffer (encoded messages; from `input`/`decode`: pongs, close frames, error
+/// replies), whether the process is stopping, a request to close, and a note that an event waits
+/// in the state for the connection-side service (see [`Context::raise_event`]).
+///
+/// Built by the connection (or by [`testing`]) for each call: a codec sees values, never the
+/// connection, the worker or the event loop.
 pub struct Context<'a, S> {
     /// The connection's protocol state.
     pub state: &'a mut S,
     out: &'a mut BytesMut,
     max_package_size: usize,
     close: bool,
+    event: bool,
+    refused: bool,
+    stopping: bool,
     peer: Option<std::net::SocketAddr>,
 }
 
@@ -106,8 +93,18 @@ impl<'a, S> Context<'a, S> {
             out,
             max_package_size,
             close: false,
+            event: false,
+            refused: false,
+            stopping: false,
             peer: None,
         }
+    }
+
+    /// The same context, telling the protocol whether the process is stopping (connections do
+    /// this; see [`Context::stopping`]).
+    pub fn with_stopping(mut self, stopping: bool) -> Self {
+        self.stopping = stopping;
+        self
     }
 
     /// The same context, telling the protocol the peer's address (connections do this).
@@ -134,7 +131,7 @@ impl<'a, S> Context<'a, S> {
     /// Whether this process is stopping gracefully (a stop, reload or retirement in progress):
     /// request/response protocols should end keep-alive now (HTTP: `Connection: close`).
     pub fn stopping(&self) -> bool {
-        crate::stats::stopping()
+        self.stopping
     }
 
     /// Asks the connection to close once everything queued, including replies, is written.
@@ -145,6 +142,30 @@ impl<'a, S> Context<'a, S> {
     /// Whether [`Context::close`] was called.
     pub fn close_requested(&self) -> bool {
         self.close
+    }
+
+    /// Tells the connection that this call left an event in [`Protocol::State`] (a WebSocket
+    /// handshake, ping or close; an HTTP file body to read): the connection hands it to the
+    /// protocol's connection-side service (hooks, handshake replies, heartbeats, file streaming)
+    /// once the call returned. Protocols without a service may ignore this; [`testing`] does.
+    pub fn raise_event(&mut self) {
+        self.event = true;
+    }
+
+    /// Whether [`Context::raise_event`] was called.
+    pub fn event_raised(&self) -> bool {
+        self.event
+    }
+
+    /// Drops the message being encoded, counted as a failed send (a WebSocket frame sent before
+    /// the handshake while too much is queued already).
+    pub fn refuse(&mut self) {
+        self.refused = true;
+    }
+
+    /// Whether [`Context::refuse`] was called.
+    pub fn refused(&self) -> bool {
+        self.refused
     }
 }
 

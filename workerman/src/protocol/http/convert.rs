@@ -14,7 +14,7 @@ use std::rc::Rc;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::parse::{self, Framing};
-use super::{ConnShared, Request, Response};
+use super::{HttpConfig, Request, Response};
 use crate::protocol::ProtocolError;
 
 impl<B: Into<Bytes>> From<http::Response<B>> for Response {
@@ -125,7 +125,7 @@ impl<B: AsRef<[u8]>> TryFrom<http::Request<B>> for Request {
             body,
             Vec::new(),
             peer,
-            Rc::new(ConnShared::default()),
+            Rc::new(HttpConfig::default()),
         ))
     }
 }

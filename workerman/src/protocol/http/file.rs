@@ -1,16 +1,14 @@
 //! Static files: Content-Type by extension, conditional requests (304), ranges (206), a
-//! static-directory helper that never leaves its root, and streaming from disk with
-//! backpressure.
+//! static-directory helper that never leaves its root. Reading the files is the connection
+//! side's (`crate::service::http`).
 
 use std::fs;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::response::{FileBody, Response, not_found};
-use super::{Http, Method, Reply, Request};
-use crate::TcpConnection;
-use crate::connection::Status;
+use super::response::{Response, not_found};
+use super::{Method, Request};
 
 /// Bytes read from disk per step when streaming a file.
 pub const STREAM_CHUNK: usize = 256 * 1024;
@@ -205,62 +203,6 @@ impl StaticFiles {
         }
         Some(file_response(req, path))
     }
-}
-
-/// Streams `body` after its head was queued: reads [`STREAM_CHUNK`] at a time, waiting for the
-/// send buffer to drain, so memory stays bounded whatever the file size. Reading from the
-/// connection resumes at the end (it was paused so pipelined responses stay in order).
-pub(crate) async fn stream_file(conn: TcpConnection<Http>, body: FileBody) {
-    let result = copy(&conn, &body).await;
-    if conn.status() != Status::Established {
-        return;
-    }
-    match result {
-        Ok(()) => {
-            conn.send(Reply::StreamEnd);
-            conn.resume_recv();
-        }
-        Err(e) => {
-            crate::settings::log(&format!(
-                "http: streaming {} to connection {} failed: {e}",
-                body.path.display(),
-                conn.id()
-            ));
-            conn.destroy();
-        }
-    }
-}
-
-async fn copy(conn: &TcpConnection<Http>, body: &FileBody) -> io::Result<()> {
-    let mut file = fs::File::open(&body.path)?;
-    file.seek(SeekFrom::Start(body.offset))?;
-    let mut left = body.len;
-    let mut buf = vec![0u8; STREAM_CHUNK];
-    let high_water = conn.max_send_buffer_size().max(STREAM_CHUNK);
-    while left > 0 {
-        if conn.status() != Status::Established {
-            return Ok(());
-        }
-        if conn.send_buffer_len() + STREAM_CHUNK > high_water {
-            conn.drained().await;
-            continue;
-        }
-        let want = (left as usize).min(STREAM_CHUNK);
-        let n = file.read(&mut buf[..want])?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "file shrank while streaming",
-            ));
-        }
-        if conn.send_raw(&buf[..n]) == crate::SendResult::Failed {
-            return Ok(());
-        }
-        left -= n as u64;
-        // Let other connections run between chunks when the kernel takes everything at once.
-        tokio::task::yield_now().await;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -25,11 +25,12 @@
 //!
 //! Keep-alive is the default; `Connection: close` (or HTTP/1.0 without `keep-alive`) is honoured
 //! by answering with `Connection: close` and closing after the response. Pipelined requests are
-//! answered in order. Large files stream from disk ([`HttpConnectionExt::respond`]); chunked
+//! answered in order. File bodies are read by the connection side, never by `encode`: the codec
+//! writes the head and leaves the file to the HTTP service (small files are read at once, large
+//! ones stream from disk with backpressure; see [`HttpConnectionExt::respond`]); chunked
 //! responses and Server-Sent Events are sent as [`Chunk`]s and [`ServerSentEvent`]s after their
 //! head. Sessions live in [`session`].
 
-use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -38,7 +39,6 @@ use bytes::{Bytes, BytesMut};
 
 use super::{Context, Payload, Protocol, ProtocolError};
 
-mod conn;
 mod convert;
 mod file;
 mod multipart;
@@ -48,7 +48,8 @@ mod response;
 pub mod session;
 mod stream;
 
-pub use conn::HttpConnectionExt;
+/// `conn.respond(..)` and `conn.respond_with(..)` (connection-side: they stream files).
+pub use crate::service::http::HttpConnectionExt;
 pub use file::{STREAM_CHUNK, StaticFiles, file_response, mime_type};
 pub use multipart::{UploadedFile, upload_error};
 pub use request::{Method, Request};
@@ -57,6 +58,7 @@ pub use stream::{Chunk, ServerSentEvent};
 
 use parse::{ChunkScan, Framing, Head, Reject};
 use response::After;
+pub(crate) use response::FileBody;
 
 /// Default for [`HttpConfig::max_head_size`]: 16 KiB.
 pub const DEFAULT_MAX_HEAD_SIZE: usize = 16 * 1024;
@@ -108,11 +110,21 @@ impl Http {
     }
 }
 
-/// What a connection's requests share: headers queued for the next response, the config.
-#[derive(Debug, Default)]
-pub(crate) struct ConnShared {
-    pub pending: RefCell<Vec<(&'static str, String)>>,
-    pub config: HttpConfig,
+/// Where a request's `queue_response_header` goes: its connection's next response. Attached to
+/// each request by the connection side (the HTTP service), which owns the way back to the
+/// connection; the codec only drains what was queued in its state ([`HttpState::queue_header`]).
+pub(crate) trait ReplyHeaders {
+    /// Queues `name: value` for the next response, replacing an earlier one with that name.
+    fn queue(&self, name: &'static str, value: String);
+}
+
+/// A response whose file body the connection side reads: its head (written once the file
+/// opened), the file range, and whether the connection closes after it.
+#[derive(Debug)]
+pub(crate) struct PendingFile {
+    pub head: BytesMut,
+    pub body: FileBody,
+    pub close: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -135,7 +147,27 @@ pub struct HttpState {
     /// The streamed response in progress answers a HEAD request: its chunks and events are
     /// not written (they would be read as the next response).
     discard_stream: bool,
-    shared: Option<Rc<ConnShared>>,
+    /// The configuration, shared with the requests (multipart limits).
+    config: Option<Rc<HttpConfig>>,
+    /// Headers for the next response (a session's Set-Cookie).
+    pending: Vec<(&'static str, String)>,
+    /// A response whose file body the service reads (an event was raised).
+    file: Option<Box<PendingFile>>,
+    /// A file body is being streamed by the service: reading waits.
+    pub(crate) streaming: bool,
+}
+
+impl HttpState {
+    /// Queues `name: value` for the next response, replacing an earlier one with that name.
+    pub fn queue_header(&mut self, name: &'static str, value: String) {
+        self.pending.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.pending.push((name, value));
+    }
+
+    /// The response whose file body waits to be read, if any.
+    pub(crate) fn take_file(&mut self) -> Option<Box<PendingFile>> {
+        self.file.take()
+    }
 }
 
 /// What `conn.send` accepts on an HTTP connection: a [`Response`], a plain body (`&str`,
@@ -151,12 +183,6 @@ pub enum Reply<'a> {
     Chunk(Chunk),
     /// One Server-Sent Event.
     Event(ServerSentEvent),
-    /// A response whose large file body the caller streams (set to `true` when it must).
-    #[doc(hidden)]
-    Streamed(Response, &'a Cell<bool>),
-    /// The end of a streamed file body.
-    #[doc(hidden)]
-    StreamEnd,
 }
 
 macro_rules! reply_from_payload {
@@ -225,19 +251,15 @@ impl Http {
         f
     }
 
-    fn queued(cx: &Context<'_, HttpState>) -> Vec<(&'static str, String)> {
-        match &cx.state.shared {
-            Some(s) if !s.pending.borrow().is_empty() => std::mem::take(&mut *s.pending.borrow_mut()),
-            _ => Vec::new(),
-        }
+    fn queued(cx: &mut Context<'_, HttpState>) -> Vec<(&'static str, String)> {
+        std::mem::take(&mut cx.state.pending)
     }
 
     fn finish(after: After, close: bool, cx: &mut Context<'_, HttpState>) {
         match after {
             After::Done if close => cx.close(),
-            After::Done => {}
+            After::Done | After::File => {}
             After::Stream => cx.state.stream_close |= close,
-            After::Close => cx.close(),
         }
     }
 
@@ -310,17 +332,8 @@ impl Protocol for Http {
             head: head.method == Method::Head,
         });
         let config = &self.config;
-        let shared = cx
-            .state
-            .shared
-            .get_or_insert_with(|| {
-                Rc::new(ConnShared {
-                    pending: RefCell::default(),
-                    config: config.clone(),
-                })
-            })
-            .clone();
-        Ok(Some(Request::new(packet, head, body, trailers, cx.peer(), shared)))
+        let config = cx.state.config.get_or_insert_with(|| Rc::new(config.clone())).clone();
+        Ok(Some(Request::new(packet, head, body, trailers, cx.peer(), config)))
     }
 
     fn encode(&self, msg: Reply<'_>, cx: &mut Context<'_, HttpState>) {
@@ -336,15 +349,19 @@ impl Protocol for Http {
             Reply::Response(resp) => {
                 let f = Self::next_response(cx);
                 let queued = Self::queued(cx);
-                let after = response::write_response(cx.out(), &resp, f.close, f.head, false, &queued);
-                cx.state.discard_stream = f.head && after == After::Stream;
-                Self::finish(after, f.close, cx);
-            }
-            Reply::Streamed(resp, streaming) => {
-                let f = Self::next_response(cx);
-                let queued = Self::queued(cx);
-                let after = response::write_response(cx.out(), &resp, f.close, f.head, true, &queued);
-                streaming.set(after == After::Stream && resp.file_body().is_some() && !f.head);
+                if let Some(body) = resp.file_body().filter(|_| !f.head) {
+                    // The file is the connection side's to open and read: the head waits for it.
+                    let mut head = BytesMut::new();
+                    response::write_response(&mut head, &resp, f.close, false, &queued);
+                    cx.state.file = Some(Box::new(PendingFile {
+                        head,
+                        body: body.clone(),
+                        close: f.close,
+                    }));
+                    cx.raise_event();
+                    return;
+                }
+                let after = response::write_response(cx.out(), &resp, f.close, f.head, &queued);
                 cx.state.discard_stream = f.head && after == After::Stream;
                 Self::finish(after, f.close, cx);
             }
@@ -369,19 +386,15 @@ impl Protocol for Http {
                 let _ = write!(s, "{ev}");
                 cx.out().extend_from_slice(s.as_bytes());
             }
-            Reply::StreamEnd => {
-                cx.state.discard_stream = false;
-                Self::end_stream(cx);
-            }
         }
     }
 }
 
 /// Writes `resp` as the wire form of a response to a `GET` on a keep-alive connection (for
-/// tests and tools).
+/// tests and tools); of a file body, only the head (the file is read by the connection).
 pub fn to_bytes(resp: &Response) -> BytesMut {
     let mut out = BytesMut::new();
-    response::write_response(&mut out, resp, false, false, false, &[]);
+    response::write_response(&mut out, resp, false, false, &[]);
     out
 }
 

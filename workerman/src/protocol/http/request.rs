@@ -11,9 +11,9 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use super::ConnShared;
 use super::multipart::{self, UploadedFile};
 use super::parse::Head;
+use super::{HttpConfig, ReplyHeaders};
 
 /// A byte range inside the request's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -112,7 +112,9 @@ pub struct Request {
     body: Bytes,
     trailers: Vec<(String, String)>,
     peer: Option<SocketAddr>,
-    shared: Rc<ConnShared>,
+    config: Rc<HttpConfig>,
+    /// The way back to the connection, for headers queued for its next response.
+    reply: Option<Rc<dyn ReplyHeaders>>,
     query: OnceCell<Vec<(String, String)>>,
     cookies: OnceCell<Vec<(String, String)>>,
     form: OnceCell<Form>,
@@ -139,7 +141,7 @@ impl Request {
         body: Bytes,
         trailers: Vec<(String, String)>,
         peer: Option<SocketAddr>,
-        shared: Rc<ConnShared>,
+        config: Rc<HttpConfig>,
     ) -> Self {
         Request {
             buf,
@@ -147,7 +149,8 @@ impl Request {
             body,
             trailers,
             peer,
-            shared,
+            config,
+            reply: None,
             query: OnceCell::new(),
             cookies: OnceCell::new(),
             form: OnceCell::new(),
@@ -294,7 +297,7 @@ impl Request {
         self.form.get_or_init(|| {
             let ct = self.header("content-type").unwrap_or("");
             if let Some(boundary) = multipart::boundary(ct) {
-                return multipart::parse(&self.body, boundary, &self.shared.config);
+                return multipart::parse(&self.body, boundary, &self.config);
             }
             #[cfg(feature = "json")]
             if ct.to_ascii_lowercase().contains("json") {
@@ -384,17 +387,23 @@ impl Request {
         self.peer.map_or(0, |a| a.port())
     }
 
-    pub(crate) fn shared_handle(&self) -> Rc<ConnShared> {
-        self.shared.clone()
+    /// Attaches the way back to the request's connection (done by the connection side).
+    pub(crate) fn set_reply(&mut self, reply: Rc<dyn ReplyHeaders>) {
+        self.reply = Some(reply);
+    }
+
+    pub(crate) fn reply_handle(&self) -> Option<Rc<dyn ReplyHeaders>> {
+        self.reply.clone()
     }
 
     /// Queues a header for the next response sent on this request's connection (how sessions
     /// set their cookie, as Workerman queues headers on the connection). A header with the same
-    /// name queued earlier is replaced.
+    /// name queued earlier is replaced. Does nothing for a request that did not come from a
+    /// connection (built from an `http::Request`).
     pub fn queue_response_header(&self, name: &'static str, value: String) {
-        let mut pending = self.shared.pending.borrow_mut();
-        pending.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        pending.push((name, value));
+        if let Some(r) = &self.reply {
+            r.queue(name, value);
+        }
     }
 }
 

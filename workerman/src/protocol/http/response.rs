@@ -14,7 +14,6 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::fs;
-use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -453,10 +452,10 @@ fn valid_value(v: &str) -> bool {
 pub(crate) enum After {
     /// The response is complete.
     Done,
-    /// Chunks, events or a streamed file follow.
+    /// Chunks or events follow.
     Stream,
-    /// The response failed (an unreadable file: 403 written); close the connection.
-    Close,
+    /// The head of a file body was written; the file follows (read by the connection side).
+    File,
 }
 
 /// Writes the fast-path response: 200, default headers, `body`.
@@ -491,17 +490,14 @@ fn put_header(out: &mut BytesMut, name: &str, value: &str) {
     out.put_slice(b"\r\n");
 }
 
-/// Writes `resp`; `stream_file`: a file body above [`INLINE_FILE_MAX`] is left to the caller
-/// (the head is written, [`After::Stream`] returned).
+/// Writes `resp`; of a file body only the head ([`After::File`]: the caller sends the file).
 pub(crate) fn write_response(
     out: &mut BytesMut,
     resp: &Response,
     close: bool,
     head_only: bool,
-    stream_file: bool,
     queued: &[(&'static str, String)],
 ) -> After {
-    let start = out.len();
     out.reserve(256 + resp.body().len());
     status_line(out, resp.minor, resp.status, resp.reason());
     for (n, v) in queued {
@@ -567,40 +563,9 @@ pub(crate) fn write_response(
     }
     match &resp.body {
         Body::Bytes(b) => out.put_slice(b),
-        Body::File(f) if stream_file && f.len > INLINE_FILE_MAX => return After::Stream,
-        // `send` cannot stream: rather than reading a large file into memory, refuse loudly.
-        Body::File(f) if f.len > INLINE_FILE_MAX => {
-            out.truncate(start);
-            out.put_slice(b"HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
-            crate::settings::log(&format!(
-                "http: {} is {} bytes: send file responses over {INLINE_FILE_MAX} bytes with conn.respond(), which streams them",
-                f.path.display(),
-                f.len
-            ));
-            return After::Close;
-        }
-        Body::File(f) => {
-            if read_range(f, out).is_err() {
-                out.truncate(start);
-                out.put_slice(b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
-                return After::Close;
-            }
-        }
+        Body::File(_) => return After::File,
     }
     After::Done
-}
-
-fn read_range(f: &FileBody, out: &mut BytesMut) -> io::Result<()> {
-    let mut file = fs::File::open(&f.path)?;
-    file.seek(SeekFrom::Start(f.offset))?;
-    let len = usize::try_from(f.len).map_err(|_| io::Error::other("file too large"))?;
-    let at = out.len();
-    out.resize(at + len, 0);
-    if let Err(e) = file.read_exact(&mut out[at..]) {
-        out.truncate(at);
-        return Err(e);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -609,7 +574,7 @@ mod tests {
 
     fn wire(resp: &Response, close: bool) -> String {
         let mut out = BytesMut::new();
-        write_response(&mut out, resp, close, false, false, &[]);
+        write_response(&mut out, resp, close, false, &[]);
         String::from_utf8(out.to_vec()).unwrap()
     }
 

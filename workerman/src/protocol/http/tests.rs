@@ -240,7 +240,9 @@ fn queued_headers_go_into_the_next_response() {
         )
         .unwrap()
         .unwrap();
-    req.queue_response_header("Set-Cookie", "PHPSID=abc; Path=/".into());
+    // Without a connection the request has no way back; the connection side queues on the state.
+    req.queue_response_header("X-Lost", "1".into());
+    cx.state.queue_header("Set-Cookie", "PHPSID=abc; Path=/".into());
     p.encode("ok".into(), &mut cx);
     let s = String::from_utf8_lossy(&out).into_owned();
     assert!(

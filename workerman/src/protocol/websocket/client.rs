@@ -1,5 +1,5 @@
 //! `ws`: the WebSocket client protocol (RFC 6455), used through
-//! [`AsyncTcpConnection`]: `ws://host:port/path?query`, or `wss://...` for TLS (the ssl
+//! [`AsyncTcpConnection`](crate::AsyncTcpConnection): `ws://host:port/path?query`, or `wss://...` for TLS (the ssl
 //! transport is chosen by the scheme; the port defaults to 80 / 443).
 //!
 //! ```no_run
@@ -38,34 +38,22 @@
 //! wrong `Sec-WebSocket-Accept`, an extension or subprotocol that was not offered) reports
 //! `on_error(ConnectFailed)` and closes. permessage-deflate is not offered.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::rc::Rc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::frame::{OpCode, Role, close_code_is_valid, parse_header, write_close, write_frame};
 use super::handshake::{MAX_HANDSHAKE_SIZE, accept_key, base64};
-use super::{Message, MessageType, Out, Outgoing};
-use crate::connection::{AsyncTcpConnection, ConnectionError, SendResult, Status, TcpConnection};
+use super::machine::{self, Core, Event, HasCore, Limits, Phase};
+use super::{Message, Outgoing, Role};
 use crate::protocol::{Context, Protocol, ProtocolError};
+
+pub use super::machine::random_mask;
 
 /// How long the client waits, after the close handshake, for the server to close TCP (RFC 6455
 /// §7.1.1: the server closes first) before closing it itself: 2 s.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(2);
-
-type ConnectFn = Rc<dyn Fn(&TcpConnection<Ws>, &HandshakeResponse)>;
-type PayloadFn = Rc<dyn Fn(&TcpConnection<Ws>, Bytes)>;
-type CloseFn = Rc<dyn Fn(&TcpConnection<Ws>, Option<u16>, &str)>;
-
-#[derive(Default)]
-struct Hooks {
-    connect: Option<ConnectFn>,
-    ping: Option<PayloadFn>,
-    pong: Option<PayloadFn>,
-    close: Option<CloseFn>,
-}
 
 #[derive(Default, Debug, Clone)]
 struct Config {
@@ -75,14 +63,13 @@ struct Config {
     ping_interval: Option<Duration>,
 }
 
-/// The `ws://` client protocol: handshake options and hooks, one instance per
-/// [`AsyncTcpConnection`]. Usually configured through the connection
-/// (`conn.set_websocket_header(..)`, `conn.on_websocket_connect(..)`); the builder methods
-/// serve [`AsyncTcpConnection::with_protocol`].
+/// The `ws://` client protocol: handshake options, one instance per
+/// [`AsyncTcpConnection`](crate::AsyncTcpConnection). Usually configured through the connection
+/// (`conn.set_websocket_header(..)`; hooks with `conn.on_websocket_connect(..)`); the builder
+/// methods serve [`AsyncTcpConnection::with_protocol`](crate::AsyncTcpConnection::with_protocol).
 #[derive(Default)]
 pub struct Ws {
     config: RefCell<Config>,
-    hooks: RefCell<Hooks>,
 }
 
 impl std::fmt::Debug for Ws {
@@ -99,7 +86,7 @@ impl Ws {
         Self::default()
     }
 
-    /// Adds a handshake request header (see [`AsyncTcpConnection::set_websocket_header`]).
+    /// Adds a handshake request header (see [`AsyncTcpConnection::set_websocket_header`](crate::AsyncTcpConnection::set_websocket_header)).
     pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.add_header(name.into(), value.into());
         self
@@ -123,30 +110,60 @@ impl Ws {
         self
     }
 
-    fn add_header(&self, name: String, value: String) {
-        // Like Workerman: names and values that could break the request are skipped.
+    /// Adds a handshake request header; names or values that could break the request are
+    /// skipped (like Workerman).
+    pub(crate) fn add_header(&self, name: String, value: String) {
         if !name.is_empty() && !name.contains(['\r', '\n', ':', ' ']) && !value.contains(['\r', '\n']) {
             self.config.borrow_mut().headers.push((name, value));
         }
     }
 
-    fn request(&self, conn: &TcpConnection<Ws>, key: &str) -> Vec<u8> {
+    pub(crate) fn set_origin(&self, origin: String) {
+        self.config.borrow_mut().origin = Some(origin);
+    }
+
+    pub(crate) fn add_protocol(&self, name: String) {
+        self.config.borrow_mut().protocols.push(name);
+    }
+
+    pub(crate) fn set_ping_interval(&self, interval: Duration) {
+        self.config.borrow_mut().ping_interval = Some(interval.max(Duration::from_millis(1)));
+    }
+
+    /// The ping interval, when set.
+    pub fn ping_interval_config(&self) -> Option<Duration> {
+        self.config.borrow().ping_interval
+    }
+
+    /// Starts the opening handshake towards `target` (on a fresh state: a reconnect starts from
+    /// the default one): a fresh key is drawn, `state` waits for the 101, and the returned
+    /// request is to be written first.
+    pub fn start_handshake(&self, target: &Target<'_>, state: &mut State) -> Vec<u8> {
+        let mut raw = [0u8; 16];
+        machine::fill_random(&mut raw);
+        let key = base64(&raw);
+        let request = self.request(target, &key);
+        // Frames sent before the connect stay queued until the 101.
+        state.core.phase = Phase::Handshake;
+        state.key = key;
+        request
+    }
+
+    fn request(&self, t: &Target<'_>, key: &str) -> Vec<u8> {
         let cfg = self.config.borrow();
-        let host = conn.remote_host().unwrap_or("localhost");
-        let port = conn.remote_url_port().unwrap_or(0);
-        let default_port = if conn.is_tls_client() { 443 } else { 80 };
         let mut s = String::with_capacity(256);
-        let _ = write!(s, "GET {} HTTP/1.1\r\n", conn.remote_uri().unwrap_or("/"));
+        let _ = write!(s, "GET {} HTTP/1.1\r\n", t.uri);
         if !cfg.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-            let host = if host.contains(':') {
-                format!("[{host}]")
+            let host = if t.host.contains(':') {
+                format!("[{}]", t.host)
             } else {
-                host.to_string()
+                t.host.to_string()
             };
-            if port == default_port {
+            let default_port = if t.tls { 443 } else { 80 };
+            if t.port == default_port {
                 let _ = write!(s, "Host: {host}\r\n");
             } else {
-                let _ = write!(s, "Host: {host}:{port}\r\n");
+                let _ = write!(s, "Host: {host}:{}\r\n", t.port);
             }
         }
         s.push_str("Upgrade: websocket\r\nConnection: Upgrade\r\n");
@@ -166,81 +183,18 @@ impl Ws {
     }
 }
 
-impl AsyncTcpConnection<Ws> {
-    /// Adds a header to the handshake request (`Authorization`, `Cookie`, ...; a `Host` header
-    /// replaces the automatic one). Names or values holding CR or LF are ignored. Takes effect
-    /// at the next (re)connect.
-    pub fn set_websocket_header(&self, name: impl Into<String>, value: impl Into<String>) {
-        self.protocol().add_header(name.into(), value.into());
-    }
-
-    /// Sets the handshake's `Origin` header (Workerman's `websocketOrigin`).
-    pub fn set_websocket_origin(&self, origin: impl Into<String>) {
-        self.protocol().config.borrow_mut().origin = Some(origin.into());
-    }
-
-    /// Offers a subprotocol in `Sec-WebSocket-Protocol` (Workerman's `websocketClientProtocol`);
-    /// call again to offer several. The one the server chose is
-    /// [`HandshakeResponse::protocol`]; a choice not offered fails the handshake.
-    pub fn set_websocket_protocol(&self, name: impl Into<String>) {
-        self.protocol().config.borrow_mut().protocols.push(name.into());
-    }
-
-    /// Sends a ping every `interval` while open (Workerman's `websocketPingInterval`; off by
-    /// default).
-    pub fn set_websocket_ping_interval(&self, interval: Duration) {
-        self.protocol().config.borrow_mut().ping_interval = Some(interval.max(Duration::from_millis(1)));
-    }
-
-    /// Called when the server accepted the upgrade (status 101, accept key checked), with its
-    /// response; frames sent before were queued and go out now, before any sent from here.
-    /// Called again after each reconnect.
-    pub fn on_websocket_connect(&self, f: impl Fn(&TcpConnection<Ws>, &HandshakeResponse) + 'static) {
-        self.protocol().hooks.borrow_mut().connect = Some(Rc::new(f));
-    }
-
-    /// Called with each ping's payload instead of the automatic pong; answer with
-    /// `conn.send(Outgoing::pong(payload))`.
-    pub fn on_websocket_ping(&self, f: impl Fn(&TcpConnection<Ws>, Bytes) + 'static) {
-        self.protocol().hooks.borrow_mut().ping = Some(Rc::new(f));
-    }
-
-    /// Called with each pong's payload.
-    pub fn on_websocket_pong(&self, f: impl Fn(&TcpConnection<Ws>, Bytes) + 'static) {
-        self.protocol().hooks.borrow_mut().pong = Some(Rc::new(f));
-    }
-
-    /// Called when the server sends a (valid) close frame, with its code and reason, after the
-    /// close was answered; `on_close` follows when TCP closes.
-    pub fn on_websocket_close(&self, f: impl Fn(&TcpConnection<Ws>, Option<u16>, &str) + 'static) {
-        self.protocol().hooks.borrow_mut().close = Some(Rc::new(f));
-    }
-}
-
-impl TcpConnection<Ws> {
-    /// Sets the frame type strings are sent as (default [`MessageType::Text`]).
-    pub fn set_message_type(&self, t: MessageType) {
-        self.with_protocol_state(|s| s.send_type = t);
-    }
-
-    /// The frame type strings are sent as.
-    pub fn message_type(&self) -> MessageType {
-        self.with_protocol_state(|s| s.send_type)
-    }
-
-    /// Whether the handshake completed and no close frame was sent or received yet.
-    pub fn is_websocket_open(&self) -> bool {
-        self.with_protocol_state(|s| s.phase == Phase::Open)
-    }
-
-    /// Starts the close handshake: sends a close frame with `code` and `reason`; the server
-    /// answers and closes TCP (after [`CLOSE_WAIT`] without that, the client closes it).
-    /// Before the handshake completed, just closes.
-    pub fn close_websocket(&self, code: u16, reason: &str) -> SendResult {
-        let r = self.send(Outgoing::close(code, reason));
-        close_later(self);
-        r
-    }
+/// Where the handshake request goes: the URL's host, port and path, and whether TLS is used
+/// (which port the `Host` header may leave out).
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// Host name or address (IPv6 without brackets).
+    pub host: &'a str,
+    /// Port.
+    pub port: u16,
+    /// Request target: path and query.
+    pub uri: &'a str,
+    /// `wss://`.
+    pub tls: bool,
 }
 
 /// The server's handshake response, as `on_websocket_connect` sees it.
@@ -323,237 +277,36 @@ impl HandshakeResponse {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum Phase {
-    /// Not connected yet, or the handshake request not written: frames are queued.
-    #[default]
-    Idle,
-    /// The request was written; waiting for the 101. Frames are queued.
-    Upgrading,
-    Open,
-    /// We sent a close frame; waiting for the server's.
-    CloseSent,
-    /// The close handshake is over (or failed): what arrives is ignored.
-    Closed,
-}
-
 /// Per-connection state of a `ws://` client.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct State {
-    phase: Phase,
-    send_type: MessageType,
+    pub(crate) core: Core<Opened>,
     /// The handshake's `Sec-WebSocket-Key`.
     key: String,
-    /// Which connect this is (tells a stale timer from a live one after a reconnect).
-    session: u64,
-    /// Frames sent before the 101.
-    queue: BytesMut,
-    partial: Option<super::assemble::Partial>,
-    event: Option<Event>,
+    /// Which connect this is (tells a stale timer from a live one after a reconnect); kept by
+    /// the service.
+    pub(crate) session: u64,
 }
 
-#[derive(Debug)]
-enum Event {
-    Connected(Box<HandshakeResponse>),
-    Failed(String),
-    Ping(Bytes),
-    Pong(Bytes),
-    /// The server's close frame (after ours, or answered).
-    Close(Option<u16>, String),
-}
-
-thread_local! {
-    static SESSIONS: Cell<u64> = const { Cell::new(0) };
-    /// Bytes from the OS random source, handed out a few at a time (one syscall per 64 masks).
-    static RANDOM: RefCell<([u8; 256], usize)> = const { RefCell::new(([0; 256], 256)) };
-}
-
-/// Fills `out` with bytes from the operating system's random source (getrandom(2)).
-fn fill_random(out: &mut [u8]) {
-    RANDOM.with(|r| {
-        let (pool, pos) = &mut *r.borrow_mut();
-        for b in out {
-            if *pos == pool.len() {
-                getrandom::fill(pool).expect("the OS random source failed");
-                *pos = 0;
-            }
-            *b = pool[*pos];
-            *pos += 1;
-        }
-    });
-}
-
-/// A fresh masking key (RFC 6455 §5.3: unpredictable, one per frame).
-pub fn random_mask() -> [u8; 4] {
-    let mut m = [0; 4];
-    fill_random(&mut m);
-    m
-}
-
-/// Fails the connection: a close frame with `code` (when open), then TCP is closed.
-fn fail(cx: &mut Context<'_, State>, code: u16, reason: &str) -> ProtocolError {
-    if cx.state.phase == Phase::Open {
-        write_close(cx.out(), code, "", Some(random_mask()));
-    }
-    cx.state.phase = Phase::Closed;
-    cx.state.partial = None;
-    ProtocolError::new(format!("ws client: {reason} (close {code})"))
-}
-
-/// Closes TCP after [`CLOSE_WAIT`] unless the server did, or a reconnect started a new session.
-fn close_later(conn: &TcpConnection<Ws>) {
-    let session = conn.with_protocol_state(|s| s.session);
-    let conn = conn.clone();
-    tokio::task::spawn_local(async move {
-        tokio::time::sleep(CLOSE_WAIT).await;
-        if conn.with_protocol_state(|s| s.session) == session {
-            conn.close();
-        }
-    });
-}
-
-impl Ws {
-    fn decode_frame(&self, packet: &[u8], cx: &mut Context<'_, State>) -> Result<Option<Message>, ProtocolError> {
-        let h = match parse_header(packet, Role::Client) {
-            Ok(Some(h)) => h,
-            _ => return Err(fail(cx, 1002, "bad frame")),
-        };
-        let payload = packet[h.header_len..].to_vec();
-        match h.opcode {
-            OpCode::Ping => {
-                if cx.state.phase == Phase::Open {
-                    if self.hooks.borrow().ping.is_some() {
-                        cx.state.event = Some(Event::Ping(payload.into()));
-                    } else {
-                        write_frame(cx.out(), true, false, OpCode::Pong, Some(random_mask()), &payload);
-                    }
-                }
-                Ok(None)
-            }
-            OpCode::Pong => {
-                if self.hooks.borrow().pong.is_some() {
-                    cx.state.event = Some(Event::Pong(payload.into()));
-                }
-                Ok(None)
-            }
-            OpCode::Close => self.decode_close(&payload, cx),
-            OpCode::Text | OpCode::Binary if h.fin => super::assemble::message(h.opcode == OpCode::Text, payload)
-                .map(Some)
-                .map_err(|()| fail(cx, 1007, "text message is not valid UTF-8")),
-            OpCode::Text | OpCode::Binary => {
-                cx.state.partial = Some(super::assemble::Partial::new(h.opcode, false, payload));
-                self.fragment_added(false, cx)
-            }
-            OpCode::Continuation => {
-                let Some(p) = cx.state.partial.as_mut() else {
-                    return Err(fail(cx, 1002, "continuation frame without a message"));
-                };
-                p.data.extend_from_slice(&payload);
-                self.fragment_added(h.fin, cx)
-            }
-        }
-    }
-
-    /// Checks the UTF-8 received so far (fail fast), and completes the message on FIN.
-    fn fragment_added(&self, fin: bool, cx: &mut Context<'_, State>) -> Result<Option<Message>, ProtocolError> {
-        let p = cx.state.partial.as_mut().expect("a message in progress");
-        if super::assemble::check_utf8(p, fin).is_err() {
-            return Err(fail(cx, 1007, "text message is not valid UTF-8"));
-        }
-        if !fin {
-            return Ok(None);
-        }
-        let p = cx.state.partial.take().expect("a message in progress");
-        match super::assemble::message(p.text, p.data) {
-            Ok(m) => Ok(Some(m)),
-            Err(()) => Err(fail(cx, 1007, "text message is not valid UTF-8")),
-        }
-    }
-
-    fn decode_close(&self, payload: &[u8], cx: &mut Context<'_, State>) -> Result<Option<Message>, ProtocolError> {
-        let (code, reason) = match payload.len() {
-            0 => (None, ""),
-            1 => return Err(fail(cx, 1002, "close frame with a 1-byte payload")),
-            _ => {
-                let code = u16::from_be_bytes([payload[0], payload[1]]);
-                if !close_code_is_valid(code) {
-                    return Err(fail(cx, 1002, "invalid close code"));
-                }
-                match std::str::from_utf8(&payload[2..]) {
-                    Ok(r) => (Some(code), r),
-                    Err(_) => return Err(fail(cx, 1007, "close reason is not valid UTF-8")),
-                }
-            }
-        };
-        if cx.state.phase == Phase::Open {
-            let mask = Some(random_mask());
-            match code {
-                Some(c) => write_close(cx.out(), c, "", mask),
-                None => write_frame(cx.out(), true, false, OpCode::Close, mask, &[]),
-            }
-        }
-        cx.state.phase = Phase::Closed;
-        cx.state.partial = None;
-        cx.state.event = Some(Event::Close(code, reason.to_owned()));
-        Ok(None)
-    }
-
-    fn run_event(&self, conn: &TcpConnection<Ws>, event: Event) {
-        let hooks = {
-            let h = self.hooks.borrow();
-            (h.connect.clone(), h.ping.clone(), h.pong.clone(), h.close.clone())
-        };
-        match event {
-            Event::Connected(resp) => {
-                let (queued, session) = conn.with_protocol_state(|s| (std::mem::take(&mut s.queue), s.session));
-                if !queued.is_empty() {
-                    conn.send_raw(&queued);
-                }
-                if let Some(interval) = self.config.borrow().ping_interval {
-                    let conn = conn.clone();
-                    tokio::task::spawn_local(async move {
-                        loop {
-                            tokio::time::sleep(interval).await;
-                            let live = conn.status() == Status::Established
-                                && conn.with_protocol_state(|s| s.session == session && s.phase == Phase::Open);
-                            if !live || conn.send(Outgoing::ping(&b""[..])) == SendResult::Failed {
-                                break;
-                            }
-                        }
-                    });
-                }
-                if let Some(f) = hooks.0 {
-                    f(conn, &resp);
-                }
-            }
-            Event::Failed(why) => {
-                let why = format!(
-                    "websocket handshake with {} failed: {why}",
-                    conn.remote_address().map(|a| a.to_string()).unwrap_or_default()
-                );
-                crate::settings::log(&format!("ws client: {why}"));
-                conn.emit_error(&ConnectionError::ConnectFailed(why));
-                conn.close();
-            }
-            Event::Ping(p) => {
-                if let Some(f) = hooks.1 {
-                    f(conn, p);
-                }
-            }
-            Event::Pong(p) => {
-                if let Some(f) = hooks.2 {
-                    f(conn, p);
-                }
-            }
-            Event::Close(code, reason) => {
-                close_later(conn);
-                if let Some(f) = hooks.3 {
-                    f(conn, code, &reason);
-                }
-            }
+impl Default for State {
+    fn default() -> Self {
+        State {
+            core: Core::new(Phase::Idle),
+            key: String::new(),
+            session: 0,
         }
     }
 }
+
+impl HasCore for State {
+    type Handshake = Opened;
+    fn core(&mut self) -> &mut Core<Opened> {
+        &mut self.core
+    }
+}
+
+/// The server's answer to the opening handshake: accepted, or why not.
+pub(crate) type Opened = Result<Box<HandshakeResponse>, String>;
 
 impl Protocol for Ws {
     const SCHEME: &'static str = "ws";
@@ -562,110 +315,44 @@ impl Protocol for Ws {
     type State = State;
 
     fn input(&self, buf: &[u8], cx: &mut Context<'_, State>) -> Result<Option<usize>, ProtocolError> {
-        match cx.state.phase {
-            Phase::Idle => return Err(ProtocolError::new("ws client: data before the handshake request")),
-            Phase::Upgrading => {
-                return match memchr::memmem::find(buf, b"\r\n\r\n") {
-                    Some(i) if i + 4 <= MAX_HANDSHAKE_SIZE => Ok(Some(i + 4)),
-                    None if buf.len() < MAX_HANDSHAKE_SIZE => Ok(None),
-                    _ => Err(ProtocolError::new("ws client: handshake response over 16 KiB")),
-                };
-            }
+        match cx.state.core.phase {
+            Phase::Idle => Err(ProtocolError::new("ws client: data before the handshake request")),
+            Phase::Handshake => match memchr::memmem::find(buf, b"\r\n\r\n") {
+                Some(i) if i + 4 <= MAX_HANDSHAKE_SIZE => Ok(Some(i + 4)),
+                None if buf.len() < MAX_HANDSHAKE_SIZE => Ok(None),
+                _ => Err(ProtocolError::new("ws client: handshake response over 16 KiB")),
+            },
+            Phase::Open | Phase::CloseSent => machine::input_frame(Role::Client, Limits::default(), buf, cx),
             // After the close handshake: whatever comes is dropped.
-            Phase::Closed => return Ok(Some(buf.len())),
-            Phase::Open | Phase::CloseSent => {}
+            Phase::Closed => Ok(Some(buf.len())),
         }
-        let h = match parse_header(buf, Role::Client) {
-            Ok(None) => return Ok(None),
-            Ok(Some(h)) => h,
-            Err(e) => return Err(fail(cx, e.code, e.reason)),
-        };
-        if h.rsv1 || h.rsv23 {
-            return Err(fail(cx, 1002, "RSV bits set without a negotiated extension"));
-        }
-        let in_progress = cx.state.partial.as_ref().map(|p| p.data.len());
-        if let Err(why) = super::assemble::check_sequence(h.opcode, in_progress.is_some()) {
-            return Err(fail(cx, 1002, why));
-        }
-        let max = cx.max_package_size() as u64;
-        if h.frame_len() > max || in_progress.unwrap_or(0) as u64 + h.payload_len > max {
-            return Err(fail(cx, 1009, "message over max_package_size"));
-        }
-        Ok(Some(h.frame_len() as usize))
     }
 
     fn decode(&self, packet: Bytes, cx: &mut Context<'_, State>) -> Result<Option<Message>, ProtocolError> {
-        match cx.state.phase {
+        match cx.state.core.phase {
             Phase::Idle | Phase::Closed => Ok(None),
-            Phase::Upgrading => {
+            Phase::Handshake => {
                 let protocols = self.config.borrow().protocols.clone();
-                match HandshakeResponse::parse(&packet, &cx.state.key, &protocols) {
+                let st = &mut *cx.state;
+                match HandshakeResponse::parse(&packet, &st.key, &protocols) {
                     Ok(resp) => {
-                        cx.state.phase = Phase::Open;
-                        cx.state.event = Some(Event::Connected(Box::new(resp)));
+                        st.core.phase = Phase::Open;
+                        st.core.set_event(Event::Handshake(Ok(Box::new(resp))));
                     }
                     Err(why) => {
-                        cx.state.phase = Phase::Closed;
-                        cx.state.queue = BytesMut::new();
-                        cx.state.event = Some(Event::Failed(why));
+                        st.core.phase = Phase::Closed;
+                        st.core.drop_queue();
+                        st.core.set_event(Event::Handshake(Err(why)));
                     }
                 }
+                cx.raise_event();
                 Ok(None)
             }
-            Phase::Open | Phase::CloseSent => self.decode_frame(&packet, cx),
+            Phase::Open | Phase::CloseSent => machine::decode_frame(Role::Client, Limits::default(), &packet, cx),
         }
     }
 
     fn encode(&self, msg: Outgoing<'_>, cx: &mut Context<'_, State>) {
-        let st = &mut *cx.state;
-        let (opcode, payload) = msg.0.frame(st.send_type);
-        let out = match st.phase {
-            Phase::Idle | Phase::Upgrading if opcode == OpCode::Close => {
-                cx.close();
-                return;
-            }
-            Phase::Idle | Phase::Upgrading if st.queue.len() >= super::MAX_QUEUED_BEFORE_HANDSHAKE => {
-                crate::stats::send_fail();
-                return;
-            }
-            Phase::Idle | Phase::Upgrading => &mut st.queue,
-            Phase::Open => cx.out,
-            Phase::CloseSent | Phase::Closed => return,
-        };
-        let mask = Some(random_mask());
-        match &msg.0 {
-            Out::Close(code, reason) => {
-                write_close(out, *code, reason, mask);
-                cx.state.phase = Phase::CloseSent;
-            }
-            _ => write_frame(out, true, false, opcode, mask, payload),
-        }
-    }
-
-    fn handle_event(&self, conn: &TcpConnection<Self>) {
-        if let Some(event) = conn.with_protocol_state(|s| s.event.take()) {
-            self.run_event(conn, event);
-        }
-    }
-
-    fn on_connect(&self, conn: &TcpConnection<Self>) {
-        if conn.remote_uri().is_none() {
-            crate::settings::log("ws:// is the WebSocket client protocol; listen with websocket:// instead");
-            conn.close();
-            return;
-        }
-        let mut raw = [0u8; 16];
-        fill_random(&mut raw);
-        let key = base64(&raw);
-        let request = self.request(conn, &key);
-        conn.with_protocol_state(|s| {
-            s.phase = Phase::Upgrading;
-            s.key = key;
-            s.session = SESSIONS.with(|n| {
-                n.set(n.get() + 1);
-                n.get()
-            });
-        });
-        conn.send_raw(&request);
+        machine::encode(Role::Client, msg, cx);
     }
 }

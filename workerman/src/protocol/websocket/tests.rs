@@ -1,8 +1,13 @@
 //! Codec tests: the protocol driven like a connection drives it (`testing::feed`), whole, split
 //! at every byte and pipelined.
 
+use bytes::BytesMut;
+
+use super::frame::write_frame;
+use super::machine::{Core, Phase};
 use super::*;
 use crate::protocol::testing::{check_splits, feed};
+use crate::protocol::{Context, Protocol, ProtocolError};
 
 const HANDSHAKE: &[u8] = b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
@@ -137,15 +142,14 @@ fn bad_handshakes_are_refused() {
 fn encode_frames() {
     let ws = WebSocket::new();
     let mut st = State {
-        phase: Phase::Open,
-        responded: true,
-        ..State::default()
+        core: Core::new(Phase::Open),
     };
+    st.core.finish_handshake();
     let mut out = BytesMut::new();
     let mut cx = Context::new(&mut st, &mut out, 1 << 20);
     ws.encode("hi".into(), &mut cx);
     ws.encode(vec![1u8].into(), &mut cx);
-    cx.state.send_type = MessageType::Binary;
+    cx.state.core.send_type = MessageType::Binary;
     ws.encode("b".into(), &mut cx);
     ws.encode(Outgoing::text("t"), &mut cx);
     ws.encode(Outgoing::close(1000, "bye"), &mut cx);

@@ -183,7 +183,7 @@ impl Sessions {
                 session.queue_cookie(req);
             }
         }
-        session.req_cookie = Some(CookieQueue(req.shared_handle()));
+        session.req_cookie = req.reply_handle().map(CookieQueue);
         Ok(session)
     }
 
@@ -204,7 +204,7 @@ impl Sessions {
 }
 
 /// Queues Set-Cookie on the request's connection after `start` returned.
-struct CookieQueue(Rc<super::ConnShared>);
+struct CookieQueue(Rc<dyn super::ReplyHeaders>);
 
 /// One visitor's session: string keys and values. Changes are kept by [`Session::save`].
 pub struct Session {
@@ -306,9 +306,7 @@ impl Session {
         }
         self.modified = true;
         if let Some(q) = &self.req_cookie {
-            let mut pending = q.0.pending.borrow_mut();
-            pending.retain(|(n, _)| !n.eq_ignore_ascii_case("set-cookie"));
-            pending.push(("Set-Cookie", self.sessions.cookie(&self.id)));
+            q.0.queue("Set-Cookie", self.sessions.cookie(&self.id));
         }
         self.save().await
     }

@@ -1,10 +1,11 @@
 //! HTTP helpers on connections: responses with streamed files, and async handlers.
 
-use std::cell::Cell;
 use std::future::Future;
 
-use super::response::INLINE_FILE_MAX;
-use super::{Http, Reply, Response};
+use super::HttpService;
+use crate::protocol::Http;
+use crate::protocol::http::Response;
+use crate::service::concrete;
 use crate::{SendResult, TcpConnection};
 
 /// Extra methods on `TcpConnection<Http>`.
@@ -27,7 +28,7 @@ use crate::{SendResult, TcpConnection};
 /// });
 /// ```
 pub trait HttpConnectionExt {
-    /// Sends `resp`; a file body larger than [`INLINE_FILE_MAX`] is streamed from disk with
+    /// Sends `resp`; a file body larger than [`INLINE_FILE_MAX`](crate::protocol::http::INLINE_FILE_MAX) is streamed from disk with
     /// backpressure (the next pipelined request is read once it is done).
     fn respond(&self, resp: impl Into<Response>) -> SendResult;
 
@@ -61,28 +62,17 @@ impl HttpConnectionExt for TcpConnection<Http> {
     }
 }
 
-/// Sends `resp`, starting a file stream when needed; returns whether one started (it resumes
-/// reading when done).
+/// Sends `resp`, letting the service stream a large file body; returns whether a stream
+/// started (it resumes reading when done).
 fn respond(conn: &TcpConnection<Http>, resp: Response) -> (SendResult, bool) {
-    let big_file = resp.file_body().is_some_and(|f| f.len > INLINE_FILE_MAX);
-    if !big_file {
-        return (conn.send(resp), false);
+    let service = conn.service();
+    let http = concrete::<Http, HttpService>(service.as_ref());
+    if let Some(h) = http {
+        h.may_stream.set(true);
     }
-    let body = resp.file_body().cloned();
-    let streaming = Cell::new(false);
-    let was_paused = conn.is_paused();
-    conn.pause_recv();
-    let r = conn.send(Reply::Streamed(resp, &streaming));
-    match body {
-        Some(body) if streaming.get() && r != SendResult::Failed => {
-            crate::spawn(super::file::stream_file(conn.clone(), body));
-            (r, true)
-        }
-        _ => {
-            if !was_paused {
-                conn.resume_recv();
-            }
-            (r, false)
-        }
+    let r = conn.send(resp);
+    if let Some(h) = http {
+        h.may_stream.set(false);
     }
+    (r, conn.with_protocol_state(|s| s.streaming))
 }

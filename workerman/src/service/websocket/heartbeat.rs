@@ -7,7 +7,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::{Outgoing, Phase, WebSocket};
+use crate::protocol::websocket::machine::Phase;
+use crate::protocol::websocket::{Outgoing, WebSocket};
 use crate::timer::{Timer, TimerId};
 use crate::worker::Worker;
 
@@ -28,15 +29,15 @@ pub(super) fn start(worker: Worker<WebSocket>, interval: Duration, timeout: Dura
         }
         for conn in worker.connections() {
             let silent = conn.with_protocol_state(|s| {
-                if s.phase != Phase::Open || !s.responded {
+                if s.core.phase != Phase::Open || !s.core.open {
                     return None;
                 }
-                if std::mem::take(&mut s.seen) {
-                    s.silent_ticks = 0;
+                if std::mem::take(&mut s.core.seen) {
+                    s.core.silent_ticks = 0;
                 } else {
-                    s.silent_ticks = s.silent_ticks.saturating_add(1);
+                    s.core.silent_ticks = s.core.silent_ticks.saturating_add(1);
                 }
-                Some(s.silent_ticks)
+                Some(s.core.silent_ticks)
             });
             match silent {
                 Some(0) | None => {}
