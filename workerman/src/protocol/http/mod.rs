@@ -41,6 +41,7 @@ use super::{Context, Payload, Protocol, ProtocolError};
 
 mod convert;
 mod file;
+mod form_value;
 mod multipart;
 mod parse;
 mod request;
@@ -51,6 +52,7 @@ mod stream;
 /// `conn.respond(..)` and `conn.respond_with(..)` (connection-side: they stream files).
 pub use crate::service::http::HttpConnectionExt;
 pub use file::{STREAM_CHUNK, StaticFiles, file_response, mime_type};
+pub use form_value::{FormValue, MAX_FORM_DEPTH};
 pub use multipart::{UploadedFile, upload_error};
 pub use request::{Method, Request};
 pub use response::{INLINE_FILE_MAX, Response, SetCookie, reason_phrase};

@@ -1,0 +1,165 @@
+//! [`ChannelServer`]: the Channel server as an ordinary [`Worker`] (`frame://0.0.0.0:2206`).
+//!
+//! Each frame is parsed into a [`Command`](crate::wire::Command) and applied to the process's
+//! [`State`]. Deliveries are not written one by one: they gather in a per-subscriber buffer and a
+//! flush task, spawned once per loop tick, hands each subscriber everything it got in one write.
+
+mod state;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use workerman::protocol::Frame;
+use workerman::{TcpConnection, Worker};
+
+pub use state::{ConnId, Counters, Outcome, State};
+
+use crate::wire::Command;
+
+/// The default address, as PHP's `new Channel\Server()`.
+pub const DEFAULT_ADDRESS: &str = "frame://0.0.0.0:2206";
+
+/// The largest frame accepted by default (PHP's `TcpConnection::$defaultMaxPackageSize`).
+pub const DEFAULT_MAX_PACKAGE_SIZE: usize = 10 * 1024 * 1024;
+
+/// A Channel server: a [`Worker`] named `ChannelServer`, one process, not reloadable (a reload
+/// would lose every subscription and queued item), byte-compatible with PHP's `Channel\Server`.
+///
+/// ```no_run
+/// use workerman::Worker;
+/// use workerman_channel::ChannelServer;
+///
+/// fn main() -> workerman::Result<()> {
+///     let _server = ChannelServer::new("frame://0.0.0.0:2206")?;
+///     Worker::run_all()
+/// }
+/// ```
+#[derive(Clone)]
+pub struct ChannelServer {
+    worker: Worker<Frame>,
+    shared: Rc<Shared>,
+}
+
+struct Shared {
+    state: RefCell<State>,
+    conns: RefCell<std::collections::HashMap<ConnId, TcpConnection<Frame>>>,
+    flush_scheduled: Cell<bool>,
+}
+
+impl ChannelServer {
+    /// A server listening on `address`: `frame://ip:port` (or `ip:port`, `tcp://ip:port`), or
+    /// `unix:///path/to/socket`.
+    pub fn new(address: &str) -> workerman::Result<ChannelServer> {
+        let address = normalize_address(address);
+        let worker = Worker::<Frame>::new(&address)?;
+        worker.set_name("ChannelServer");
+        worker.set_count(1);
+        worker.set_reloadable(false);
+        worker.set_max_package_size(DEFAULT_MAX_PACKAGE_SIZE);
+        let shared = Rc::new(Shared {
+            state: RefCell::new(State::new(None)),
+            conns: RefCell::new(Default::default()),
+            flush_scheduled: Cell::new(false),
+        });
+        let s = shared.clone();
+        worker.on_connect(move |conn| {
+            s.state.borrow_mut().open(conn.id());
+            s.conns.borrow_mut().insert(conn.id(), conn.clone());
+        });
+        let s = shared.clone();
+        worker.on_close(move |conn| {
+            s.state.borrow_mut().close(conn.id());
+            s.conns.borrow_mut().remove(&conn.id());
+        });
+        let s = shared.clone();
+        worker.on_message(move |conn, body| s.on_frame(conn, &body));
+        Ok(ChannelServer { worker, shared })
+    }
+
+    /// Requires every client to send `auth` with this secret before anything else (our
+    /// extension; off by default, as PHP clients cannot send it). A wrong secret, or any other
+    /// command first, closes the connection with a log line.
+    pub fn set_secret(&self, secret: impl Into<Vec<u8>>) {
+        let secret = secret.into();
+        *self.shared.state.borrow_mut() = State::new((!secret.is_empty()).then_some(secret));
+    }
+
+    /// The largest frame accepted, in bytes (default 10 MiB); a bigger one closes its connection.
+    pub fn set_max_package_size(&self, bytes: usize) {
+        self.worker.set_max_package_size(bytes);
+    }
+
+    /// The underlying worker (name, user, transport, ...).
+    pub fn worker(&self) -> &Worker<Frame> {
+        &self.worker
+    }
+
+    /// Delivery counters of this process.
+    pub fn counters(&self) -> Counters {
+        self.shared.state.borrow().counters()
+    }
+}
+
+/// `unix://` with the Frame protocol, as PHP does when the ip contains `unix:`; a bare
+/// `host:port` or `tcp://` becomes `frame://`.
+fn normalize_address(address: &str) -> String {
+    if address.starts_with("unix://") || address.contains("://") && !address.starts_with("tcp://") {
+        address.to_string()
+    } else {
+        format!("frame://{}", address.trim_start_matches("tcp://"))
+    }
+}
+
+impl Shared {
+    fn on_frame(self: &Rc<Self>, conn: &TcpConnection<Frame>, body: &[u8]) {
+        let outcome = match Command::parse(body) {
+            Ok(cmd) => self.state.borrow_mut().handle(conn.id(), cmd),
+            Err(bad) => Outcome::Close(bad.0),
+        };
+        if let Outcome::Close(why) = outcome {
+            Worker::log(&format!(
+                "ChannelServer: connection {} from {} closed: {why}",
+                conn.id(),
+                conn.remote_address()
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "unix socket".into())
+            ));
+            conn.destroy();
+        }
+        self.schedule_flush();
+    }
+
+    /// Writes gathered output once the current batch of reads is handled: one write per
+    /// subscriber per loop tick, however many events it got.
+    fn schedule_flush(self: &Rc<Self>) {
+        if self.flush_scheduled.get() || !self.state.borrow().has_output() {
+            return;
+        }
+        self.flush_scheduled.set(true);
+        let me = self.clone();
+        workerman::spawn(async move {
+            me.flush_scheduled.set(false);
+            let out = me.state.borrow_mut().take_output();
+            for (id, bytes) in out {
+                let conn = me.conns.borrow().get(&id).cloned();
+                if let Some(conn) = conn {
+                    // Best effort like PHP: a subscriber whose send buffer is full loses this batch.
+                    conn.send_raw(&bytes);
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_address;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(normalize_address("0.0.0.0:2206"), "frame://0.0.0.0:2206");
+        assert_eq!(normalize_address("tcp://0.0.0.0:2206"), "frame://0.0.0.0:2206");
+        assert_eq!(normalize_address("frame://0.0.0.0:2206"), "frame://0.0.0.0:2206");
+        assert_eq!(normalize_address("unix:///tmp/ch.sock"), "unix:///tmp/ch.sock");
+    }
+}
