@@ -10,10 +10,10 @@ use workerman::protocol::Tcp;
 fn main() -> workerman::Result<()> {
     let worker = Worker::<Tcp>::new("udp://0.0.0.0:2351")?;
     worker.set_name("udp_echo");
-    worker.on_message(|conn, datagram| {
+    worker.on_udp_message(|peer, datagram| {
         let mut reply = b"received: ".to_vec();
         reply.extend_from_slice(&datagram);
-        conn.send(reply);
+        peer.send(reply);
     });
     Worker::run_all()
 }

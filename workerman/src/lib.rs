@@ -47,7 +47,9 @@ pub mod tls;
 mod worker;
 
 pub use address::Transport;
-pub use connection::{AsyncTcpConnection, AsyncUdpConnection, ConnectionError, SendResult, Status, TcpConnection};
+pub use connection::{
+    AsyncTcpConnection, AsyncUdpConnection, ConnectionError, SendResult, Status, TcpConnection, UdpConnection,
+};
 pub use error::{Error, Result};
 pub use panic::{PANIC_EXIT_STATUS, PanicReport};
 pub use settings::{DEFAULT_LOG_FILE_MAX_SIZE, DEFAULT_STOP_TIMEOUT, ENV_LOG_FILE, ENV_PID_FILE, ENV_STDOUT_FILE};

@@ -49,8 +49,9 @@ pub(crate) fn connection_opened() {
 }
 
 pub(crate) fn connection_closed() {
-    CONNECTIONS.with(|c| c.set(c.get().saturating_sub(1)));
-    CLOSED.with(|n| n.notify_waiters());
+    // `try_with`: a connection may be dropped while the thread's locals are being destroyed.
+    let _ = CONNECTIONS.try_with(|c| c.set(c.get().saturating_sub(1)));
+    let _ = CLOSED.try_with(|n| n.notify_waiters());
 }
 
 pub(crate) fn request() {

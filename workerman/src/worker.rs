@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::address::{Address, Transport};
-use crate::connection::{Callbacks, ConnectionError, Limits, TcpConnection};
+use crate::connection::{Callbacks, ConnectionError, Limits, TcpConnection, UdpConnection};
 use crate::error::{Error, Result};
 
 mod tls;
@@ -36,6 +36,8 @@ pub(crate) struct Spec {
     pub transport: Transport,
     /// Set by any `set_tls*` call.
     pub tls: Option<crate::tls::ServerTls>,
+    /// Callbacks that cannot work with this worker's transport, said in one sentence.
+    pub misfit: Option<String>,
 }
 
 /// Default listen backlog (the kernel caps it at `net.core.somaxconn`).
@@ -46,6 +48,7 @@ struct WorkerCallbacks<P: Protocol> {
     on_worker_stop: Option<WorkerFn<P>>,
     on_worker_reload: Option<WorkerFn<P>>,
     conn: Callbacks<P>,
+    on_udp_message: Option<crate::connection::UdpMessageFn<P>>,
     error_handler: Option<crate::panic::Handler>,
 }
 
@@ -152,6 +155,7 @@ impl<P: Protocol> Worker<P> {
                     group: None,
                     transport,
                     tls: None,
+                    misfit: None,
                 }),
                 limits: Cell::new(Limits::default()),
                 callbacks: RefCell::new(WorkerCallbacks {
@@ -162,6 +166,7 @@ impl<P: Protocol> Worker<P> {
                         service,
                         ..Callbacks::default()
                     },
+                    on_udp_message: None,
                     error_handler: None,
                 }),
                 connections: RefCell::new(BTreeMap::new()),
@@ -368,6 +373,22 @@ impl<P: Protocol> Worker<P> {
         self.shared.callbacks.borrow_mut().conn.on_message = Some(Rc::new(f));
     }
 
+    /// Called with each message of each datagram a `udp://` worker receives, with a handle to
+    /// reply to its sender (UDP has no connections: `on_connect`, `on_message` and `on_close`
+    /// are for stream workers).
+    ///
+    /// ```no_run
+    /// use workerman::{Worker, protocol::Tcp};
+    ///
+    /// let worker = Worker::<Tcp>::new("udp://0.0.0.0:2351").unwrap();
+    /// worker.on_udp_message(|peer, datagram| {
+    ///     peer.send(datagram);
+    /// });
+    /// ```
+    pub fn on_udp_message(&self, f: impl Fn(&UdpConnection<P>, P::Message) + 'static) {
+        self.shared.callbacks.borrow_mut().on_udp_message = Some(Rc::new(f));
+    }
+
     /// Called once when a connection closes, whoever closed it.
     pub fn on_close(&self, f: impl Fn(&TcpConnection<P>) + 'static) {
         self.shared.callbacks.borrow_mut().conn.on_close = Some(Rc::new(f));
@@ -442,6 +463,12 @@ impl<P: Protocol> Worker<P> {
                 )
             }
             Bound::Udp(s) => {
+                if let Some(why) = self.misfit() {
+                    return Err(Error::Address {
+                        address: spec.address.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+                        reason: why,
+                    });
+                }
                 let local = s.local_addr().ok();
                 nonblocking(s.set_nonblocking(true))?;
                 let s = tokio::net::UdpSocket::from_std(s).map_err(register)?;
@@ -461,16 +488,22 @@ impl<P: Protocol> Worker<P> {
         )
     }
 
+    /// The callback of a UDP worker's messages.
+    pub(crate) fn udp_message_callback(&self) -> Option<crate::connection::UdpMessageFn<P>> {
+        self.shared.callbacks.borrow().on_udp_message.clone()
+    }
+
+    /// Callbacks set that this worker's transport never calls, as an error message.
+    fn misfit(&self) -> Option<String> {
+        let cb = self.shared.callbacks.borrow();
+        let udp = self.shared.spec.borrow().transport == Transport::Udp;
+        (udp && cb.on_udp_message.is_none() && cb.conn.on_message.is_some())
+            .then(|| "a udp worker delivers datagrams to on_udp_message(|peer, msg| ...), not on_message".to_string())
+    }
+
     /// Makes a connection for an accepted socket and starts its task.
     pub(crate) fn adopt(&self, io: crate::connection::Io) {
-        let cb = self.shared.callbacks.borrow().conn.clone();
-        let conn = TcpConnection::new(
-            self.shared.protocol.clone(),
-            Some(self.clone()),
-            Some(io),
-            cb,
-            self.shared.limits.get(),
-        );
+        let conn = TcpConnection::accepted(self, io);
         self.shared.connections.borrow_mut().insert(conn.id(), conn.clone());
         tokio::task::spawn_local(conn.drive());
     }
@@ -574,7 +607,9 @@ pub(crate) trait AnyWorker {
 
 impl<P: Protocol> AnyWorker for Worker<P> {
     fn spec(&self) -> Spec {
-        self.shared.spec.borrow().clone()
+        let mut spec = self.shared.spec.borrow().clone();
+        spec.misfit = self.misfit();
+        spec
     }
 
     fn bind(&self, inherited: Option<crate::listen::Bound>) -> Result<Option<crate::listen::Bound>> {

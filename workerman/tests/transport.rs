@@ -33,6 +33,14 @@ fn text_echo(addr: &str) -> Worker<Text> {
     w
 }
 
+fn udp_text_echo(addr: &str) -> Worker<Text> {
+    let w = Worker::<Text>::new(addr).unwrap();
+    w.on_udp_message(|peer, line| {
+        peer.send(format!("echo:{line}"));
+    });
+    w
+}
+
 /// Reports a worker's first address once it listens.
 fn report_addr<T: Send + 'static>(w: &Worker<Text>, tx: mpsc::Sender<T>, wrap: fn(SocketAddr) -> T) {
     w.on_worker_start(move |w| tx.send(wrap(w.local_addrs()[0])).unwrap());
@@ -45,7 +53,7 @@ fn temp_path(name: &str) -> PathBuf {
 #[test]
 fn udp_worker_frames_each_datagram_and_replies_per_send() {
     let rx = serve(|tx: mpsc::Sender<SocketAddr>| {
-        let w = text_echo("udp://127.0.0.1:0");
+        let w = udp_text_echo("udp://127.0.0.1:0");
         report_addr(&w, tx, |a| a);
     });
     let server = rx.recv_timeout(TIMEOUT).unwrap();
@@ -68,9 +76,23 @@ fn udp_worker_frames_each_datagram_and_replies_per_send() {
 }
 
 #[test]
+fn udp_worker_with_only_on_message_is_refused_with_the_fix() {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let w = Worker::<Text>::new("udp://127.0.0.1:0").unwrap();
+        w.on_message(|c, line| {
+            c.send(line);
+        });
+        tx.send(Worker::run_standalone().map_err(|e| e.to_string())).unwrap();
+    });
+    let err = rx.recv_timeout(TIMEOUT).unwrap().unwrap_err();
+    assert!(err.contains("on_udp_message"), "{err}");
+}
+
+#[test]
 fn async_udp_connection_talks_to_a_udp_worker() {
     let rx = serve(|tx: mpsc::Sender<String>| {
-        let w = text_echo("udp://127.0.0.1:0");
+        let w = udp_text_echo("udp://127.0.0.1:0");
         w.on_worker_start(move |w| {
             let addr = w.local_addrs()[0];
             let conn = AsyncUdpConnection::<Text>::new(&format!("text://{addr}")).unwrap();

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::net::{TcpSocket, UdpSocket, UnixStream};
 
-use super::{Callbacks, ConnectionError, Io, Limits, Status, TcpConnection};
+use super::{Callbacks, ConnectionError, Io, Limits, Mode, Status, TcpConnection};
 use crate::address::{Address, Target, Transport};
 use crate::error::{Error, Result};
 use crate::panic::guard;
@@ -128,15 +128,13 @@ fn build<P: Protocol>((addr, uri): (Address, String), protocol: P) -> TcpConnect
         service: crate::service::for_protocol(&protocol),
         ..Callbacks::default()
     };
+    // Counted once connecting: a connection that is never connected is not a live one.
     TcpConnection::build(
         Rc::new(protocol),
-        None,
+        Mode::Client(Box::new(info)),
         None,
         callbacks,
         Limits::default(),
-        // Counted once connecting: a connection that is never connected is not a live one.
-        false,
-        Some(info),
     )
 }
 
@@ -262,8 +260,8 @@ impl<P: Protocol> AsyncTcpConnection<P> {
     fn info(&self) -> &ClientInfo {
         self.conn
             .inner
-            .client
-            .as_ref()
+            .mode
+            .client()
             .expect("an AsyncTcpConnection has client info")
     }
 }
@@ -310,12 +308,7 @@ impl<P: Protocol> AsyncUdpConnection<P> {
             });
         }
         let conn = build(addr, protocol);
-        conn.inner
-            .client
-            .as_ref()
-            .expect("client")
-            .transport
-            .set(Transport::Udp);
+        conn.inner.mode.client().expect("client").transport.set(Transport::Udp);
         Ok(AsyncUdpConnection { conn })
     }
 
@@ -326,7 +319,7 @@ impl<P: Protocol> AsyncUdpConnection<P> {
 
     /// Binds the local side to this address.
     pub fn set_local_address(&self, addr: SocketAddr) {
-        self.conn.inner.client.as_ref().expect("client").local.set(Some(addr));
+        self.conn.inner.mode.client().expect("client").local.set(Some(addr));
     }
 }
 
@@ -334,14 +327,14 @@ impl<P: Protocol> TcpConnection<P> {
     /// The request target of an outgoing connection's URL: path and query (`/chat?room=1`),
     /// `/` when the URL has none (Workerman's `getRemoteURI`). `None` for accepted connections.
     pub fn remote_uri(&self) -> Option<&str> {
-        self.inner.client.as_ref().map(|c| c.uri.as_str())
+        self.inner.mode.client().map(|c| c.uri.as_str())
     }
 
     /// The host an outgoing connection connects to, as written in its URL (a name or an IP
     /// literal, IPv6 without brackets; Workerman's `getRemoteHost`). `None` for accepted
     /// connections and unix sockets.
     pub fn remote_host(&self) -> Option<&str> {
-        match self.inner.client.as_ref()?.address.target() {
+        match self.inner.mode.client()?.address.target() {
             Target::Inet { host, .. } => Some(host),
             Target::Unix(_) => None,
         }
@@ -350,7 +343,7 @@ impl<P: Protocol> TcpConnection<P> {
     /// The port of an outgoing connection's URL (80 for `ws://`, 443 for `wss://` when none
     /// was written). `None` for accepted connections and unix sockets.
     pub fn remote_url_port(&self) -> Option<u16> {
-        match self.inner.client.as_ref()?.address.target() {
+        match self.inner.mode.client()?.address.target() {
             Target::Inet { port, .. } => Some(*port),
             Target::Unix(_) => None,
         }
@@ -359,8 +352,8 @@ impl<P: Protocol> TcpConnection<P> {
     /// Whether this outgoing connection uses TLS (`wss://`, `ssl://`, or `set_transport(Ssl)`).
     pub fn is_tls_client(&self) -> bool {
         self.inner
-            .client
-            .as_ref()
+            .mode
+            .client()
             .is_some_and(|c| c.transport.get() == Transport::Ssl)
     }
 
@@ -371,7 +364,7 @@ impl<P: Protocol> TcpConnection<P> {
     /// # Panics
     /// Outside a worker process's event loop.
     pub fn connect(&self) {
-        if self.inner.client.is_none() {
+        if self.inner.mode.client().is_none() {
             return;
         }
         if self.status() == Status::Closed {
@@ -388,7 +381,7 @@ impl<P: Protocol> TcpConnection<P> {
     /// Connects again after `after` (typically from `on_close` or `on_error`); the callbacks are
     /// kept. Replaces a reconnect already scheduled.
     pub fn reconnect(&self, after: Duration) {
-        let Some(info) = &self.inner.client else { return };
+        let Some(info) = &self.inner.mode.client() else { return };
         // A stopping process does not start new connections (a client reconnecting from
         // on_close would otherwise keep a graceful stop or reload waiting forever).
         if stats::stopping() {
@@ -408,13 +401,7 @@ impl<P: Protocol> TcpConnection<P> {
         let conn = self.clone();
         let handle = tokio::task::spawn_local(async move {
             tokio::time::sleep(after).await;
-            conn.inner
-                .client
-                .as_ref()
-                .expect("client")
-                .reconnect
-                .borrow_mut()
-                .take();
+            conn.inner.mode.client().expect("client").reconnect.borrow_mut().take();
             conn.run_connect().await;
         });
         *info.reconnect.borrow_mut() = Some(handle.abort_handle());
@@ -422,7 +409,7 @@ impl<P: Protocol> TcpConnection<P> {
 
     /// Cancels a reconnect scheduled by [`reconnect`](Self::reconnect).
     pub fn cancel_reconnect(&self) {
-        if let Some(info) = &self.inner.client
+        if let Some(info) = &self.inner.mode.client()
             && let Some(h) = info.reconnect.borrow_mut().take()
         {
             h.abort();
@@ -450,7 +437,7 @@ impl<P: Protocol> TcpConnection<P> {
     }
 
     async fn run_connect(self) {
-        let info = self.inner.client.as_ref().expect("client");
+        let info = self.inner.mode.client().expect("client");
         let timeout = info.connect_timeout.get();
         let result = match tokio::time::timeout(timeout, open(info)).await {
             Ok(r) => r,

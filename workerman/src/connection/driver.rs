@@ -4,8 +4,6 @@
 use std::io;
 use std::task::Poll;
 
-use bytes::Buf;
-
 use super::{Io, State, Status, TcpConnection, pool};
 use crate::panic::guard;
 use crate::protocol::{Context, Protocol, Step, next_packet};
@@ -78,6 +76,7 @@ impl<P: Protocol> TcpConnection<P> {
                     stats::send_fail();
                     self.destroy();
                 }
+                Event::Read(Err(e)) if super::write::interrupted(&e) => {}
                 Event::Read(Err(_)) => self.destroy(),
                 Event::Read(Ok(0)) => self.destroy(),
                 Event::Read(Ok(n)) => {
@@ -149,7 +148,7 @@ impl<P: Protocol> TcpConnection<P> {
                 Step::Wait => break Some(()),
                 Step::Fail(why) => {
                     stats::protocol_error();
-                    let worker = self.inner.worker.as_ref().map(|w| w.name()).unwrap_or_default();
+                    let worker = self.inner.mode.worker().map(|w| w.name()).unwrap_or_default();
                     crate::settings::log(&format!(
                         "worker[{worker}:{}] connection {} from {} closed: {why}",
                         std::process::id(),
@@ -200,106 +199,5 @@ impl<P: Protocol> TcpConnection<P> {
         let step = next_packet(&*self.inner.protocol, recv, want, &mut cx);
         let close = !matches!(step, Step::Fail(_)) && cx.close_requested();
         (step, close, cx.event_raised())
-    }
-
-    /// Writes queued bytes through the socket from the connection's task. `Ready(Ok(true))` once
-    /// everything is written and flushed, `Ready(Ok(false))` after partial progress.
-    fn poll_write_queued(&self, io: &Io, cx: &mut std::task::Context<'_>) -> Poll<io::Result<bool>> {
-        let mut st = self.inner.st.borrow_mut();
-        let mut progressed = false;
-        while !st.send.is_empty() {
-            match io.poll_write(cx, &st.send) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => {
-                    st.send.advance(n);
-                    st.bytes_written += n as u64;
-                    st.unflushed = true;
-                    progressed = true;
-                }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {
-                    return if progressed {
-                        Poll::Ready(Ok(false))
-                    } else {
-                        Poll::Pending
-                    };
-                }
-            }
-        }
-        match io.poll_flush(cx) {
-            Poll::Ready(Ok(())) => {
-                st.unflushed = false;
-                Poll::Ready(Ok(true))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => {
-                if progressed {
-                    Poll::Ready(Ok(false))
-                } else {
-                    Poll::Pending
-                }
-            }
-        }
-    }
-
-    /// The task emptied the send buffer: `on_buffer_drain` (Workerman fires it only here), then
-    /// a pending close completes.
-    fn drained_by_task(&self) {
-        let mut st = self.inner.st.borrow_mut();
-        pool::give_write(std::mem::take(&mut st.send));
-        self.inner.drain.notify_waiters();
-        let closing = st.status == Status::Closing;
-        let drain = st.cb.on_buffer_drain.clone();
-        st.full_signalled = false;
-        drop(st);
-        if let Some(cb) = drain {
-            guard(|| cb(self));
-        }
-        if closing {
-            self.destroy();
-        }
-    }
-
-    /// Writes as much of the send buffer as the socket takes right now (after a read's replies
-    /// were queued); the task writes the rest when the socket is writable.
-    pub(super) fn flush(&self) {
-        let Some(io) = self.inner.io.borrow().clone() else {
-            return;
-        };
-        let mut st = self.inner.st.borrow_mut();
-        if st.send.is_empty() {
-            return;
-        }
-        match io.try_write(&st.send) {
-            Ok(n) => {
-                st.bytes_written += n as u64;
-                st.send.advance(n);
-                if !st.send.is_empty() {
-                    return;
-                }
-                pool::give_write(std::mem::take(&mut st.send));
-                self.inner.drain.notify_waiters();
-                let closing = st.status == Status::Closing;
-                // Whoever paused on `on_buffer_full` waits for `on_buffer_drain`.
-                let drain = if std::mem::take(&mut st.full_signalled) {
-                    st.cb.on_buffer_drain.clone()
-                } else {
-                    None
-                };
-                drop(st);
-                if let Some(cb) = drain {
-                    guard(|| cb(self));
-                }
-                if closing {
-                    self.destroy();
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => {
-                drop(st);
-                stats::send_fail();
-                self.destroy();
-            }
-        }
     }
 }

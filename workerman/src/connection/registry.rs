@@ -87,7 +87,7 @@ impl<P: Protocol> Inspect for Entry<P> {
         let addr = |a: Option<SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
         Some(Row {
             id: inner.id,
-            worker: inner.worker.as_ref().map(|w| w.name()).unwrap_or_else(|| "none".into()),
+            worker: inner.mode.worker().map(|w| w.name()).unwrap_or_else(|| "none".into()),
             transport: inner.io.borrow().as_ref().map(|io| io.transport()).unwrap_or("tcp"),
             protocol: P::SCHEME,
             recv_q: st.recv.len(),

@@ -158,6 +158,7 @@ mod tests {
             group: None,
             transport: crate::address::Transport::Tcp,
             tls: None,
+            misfit: None,
         };
         let mut tls = spec.clone();
         tls.transport = crate::address::Transport::Ssl;

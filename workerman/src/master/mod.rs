@@ -118,6 +118,12 @@ pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
     }
     let mut groups = Vec::new();
     for spec in specs {
+        if let Some(why) = &spec.misfit {
+            return Err(Error::Address {
+                address: spec.address.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+                reason: why.clone(),
+            });
+        }
         if spec.transport == crate::address::Transport::Ssl {
             // Fail early, in the terminal, on a missing or bad certificate.
             let files = spec.tls.as_ref().ok_or_else(|| Error::Address {

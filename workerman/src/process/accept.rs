@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::net::{TcpListener, UdpSocket, UnixListener};
 
-use crate::connection::{Io, TcpConnection};
+use crate::connection::{Io, UdpConnection};
 use crate::protocol::Protocol;
 use crate::worker::Worker;
 
@@ -105,8 +105,8 @@ pub(crate) async fn tls_accept_loop<P: Protocol>(
     }
 }
 
-/// Receives datagrams; each one is framed by the protocol on its own and delivered through a
-/// reply handle bound to its sender (no `on_connect` / `on_close` for UDP).
+/// Receives datagrams; each one is framed by the protocol on its own and its messages delivered
+/// to `on_udp_message` with a reply handle bound to the sender.
 pub(crate) async fn udp_loop<P: Protocol>(worker: Worker<P>, socket: UdpSocket) {
     let socket = Rc::new(socket);
     let mut buf = BytesMut::with_capacity(MAX_DATAGRAM);
@@ -115,15 +115,8 @@ pub(crate) async fn udp_loop<P: Protocol>(worker: Worker<P>, socket: UdpSocket) 
         buf.reserve(MAX_DATAGRAM);
         match socket.recv_buf_from(&mut buf).await {
             Ok((_, peer)) => {
-                let (protocol, mut callbacks, limits) = worker.connection_parts();
-                callbacks.on_connect = None;
-                callbacks.on_close = None;
-                let io = Io::Udp {
-                    socket: socket.clone(),
-                    peer: Some(peer),
-                };
-                let conn = TcpConnection::datagram(protocol, Some(worker.clone()), io, callbacks, limits);
-                conn.deliver(&buf);
+                let on_message = worker.udp_message_callback();
+                UdpConnection::receive(&worker, socket.clone(), peer, &buf, on_message.as_ref());
             }
             // ICMP errors for earlier replies surface here; they concern no one now.
             Err(_) => tokio::task::yield_now().await,

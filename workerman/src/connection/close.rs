@@ -1,0 +1,134 @@
+//! The close lifecycle: `close` (after flushing), `destroy` (now; `on_close` once), `drained`,
+//! and [`Live`], the guard that keeps a connection counted and listed exactly while it is open.
+
+use std::rc::Rc;
+
+use bytes::BytesMut;
+
+use super::registry::{self, Entry};
+use super::{Mode, Status, TcpConnection, pool};
+use crate::panic::guard;
+use crate::protocol::Protocol;
+use crate::stats;
+
+/// A live connection: counted in `status` and listed by `connections` from creation to drop,
+/// so the counter and the registry can never disagree with each other.
+pub(super) struct Live {
+    id: u64,
+}
+
+impl Live {
+    fn new<P: Protocol>(conn: &TcpConnection<P>) -> Live {
+        stats::connection_opened();
+        registry::register(conn.inner.id, Rc::new(Entry(Rc::downgrade(&conn.inner))));
+        Live { id: conn.inner.id }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        stats::connection_closed();
+        registry::unregister(self.id);
+    }
+}
+
+impl<P: Protocol> TcpConnection<P> {
+    /// Counts the connection as live (stats, `connections`), once.
+    pub(crate) fn count_in(&self) {
+        let mut live = self.inner.live.borrow_mut();
+        if live.is_none() {
+            *live = Some(Live::new(self));
+        }
+    }
+
+    /// Closes after everything queued is written (Workerman's `close()`); no more reads.
+    pub fn close(&self) {
+        let mut st = self.inner.st.borrow_mut();
+        match st.status {
+            Status::Closing | Status::Closed => return,
+            Status::Connecting => {
+                drop(st);
+                return self.destroy();
+            }
+            Status::Established => {}
+        }
+        st.status = Status::Closing;
+        let flush_later = !st.send.is_empty() || st.unflushed || st.in_dispatch;
+        drop(st);
+        if flush_later {
+            self.inner.wake();
+        } else {
+            self.destroy();
+        }
+    }
+
+    /// Sends `msg`, then closes once it is written.
+    pub fn close_with<'a>(&self, msg: impl Into<P::Outgoing<'a>>) {
+        self.send(msg);
+        self.close();
+    }
+
+    /// Closes now, dropping anything queued; `on_close` runs (once per connection).
+    pub fn destroy(&self) {
+        let on_close = {
+            let mut st = self.inner.st.borrow_mut();
+            if st.status == Status::Closed {
+                return;
+            }
+            st.status = Status::Closed;
+            st.want = None;
+            pool::give_read(std::mem::take(&mut st.recv));
+            st.send = BytesMut::new();
+            st.cb.on_close.clone()
+        };
+        self.inner.io.borrow_mut().take();
+        self.inner.wake();
+        self.inner.drain.notify_waiters();
+        if let Mode::Accepted(w) = &self.inner.mode {
+            w.forget_connection(self.inner.id);
+        }
+        let live = self.inner.live.borrow_mut().take();
+        drop(live);
+        if let Some(cb) = on_close {
+            guard(|| cb(self));
+        }
+        // Drop the callbacks and user data (they often hold connections: this breaks the
+        // cycles), outside the borrow: their destructors are user code.
+        let (cb, data) = {
+            let mut st = self.inner.st.borrow_mut();
+            if st.status != Status::Closed {
+                return; // revived by on_close (reconnect)
+            }
+            (std::mem::take(&mut st.cb), std::mem::take(&mut st.data))
+        };
+        drop(cb);
+        drop(data);
+    }
+
+    /// Waits until everything queued has been handed to the kernel (or the connection closed).
+    /// For producers that stream large bodies with backpressure:
+    ///
+    /// ```no_run
+    /// # use workerman::{TcpConnection, protocol::Tcp};
+    /// async fn stream(conn: TcpConnection<Tcp>, chunks: Vec<Vec<u8>>) {
+    ///     for chunk in chunks {
+    ///         if conn.send_buffer_len() >= conn.max_send_buffer_size() {
+    ///             conn.drained().await;
+    ///         }
+    ///         conn.send(chunk);
+    ///     }
+    /// }
+    /// ```
+    pub async fn drained(&self) {
+        loop {
+            let notified = self.inner.drain.notified();
+            {
+                let st = self.inner.st.borrow();
+                if st.send.is_empty() || st.status == Status::Closed {
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+}
