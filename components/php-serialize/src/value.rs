@@ -26,7 +26,7 @@ pub enum Value {
 ///
 /// Build keys with [`Key::from`] or [`Key::normalized`]; [`Array`] normalises every key it stores
 /// the way PHP does (`"5"` becomes `Int(5)`, `"05"` stays a string).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Key {
     /// An integer key, written `i:5;`.
     Int(i64),

@@ -31,6 +31,7 @@ pub(crate) struct ClientInfo {
     uri: String,
     transport: Cell<Transport>,
     tls: RefCell<crate::tls::ClientTls>,
+    proxy: RefCell<Option<super::proxy::Proxy>>,
     local: Cell<Option<SocketAddr>>,
     connect_timeout: Cell<Duration>,
     reconnect: RefCell<Option<tokio::task::AbortHandle>>,
@@ -120,6 +121,7 @@ fn build<P: Protocol>((addr, uri): (Address, String), protocol: P) -> TcpConnect
         uri,
         transport: Cell::new(transport),
         tls: RefCell::new(crate::tls::ClientTls::default()),
+        proxy: RefCell::new(None),
         local: Cell::new(None),
         connect_timeout: Cell::new(DEFAULT_CONNECT_TIMEOUT),
         reconnect: RefCell::new(None),
@@ -250,6 +252,30 @@ impl<P: Protocol> AsyncTcpConnection<P> {
     /// closed networks only; prefer [`set_tls_ca`](Self::set_tls_ca) with the server's CA.
     pub fn danger_accept_invalid_certs(&self) {
         self.info().tls.borrow_mut().danger_accept_invalid_certs = true;
+    }
+
+    /// Connects through a proxy: `socks5://[user:pass@]host:port` (Workerman's `proxySocks5`)
+    /// or `http://[user:pass@]host:port` for HTTP `CONNECT` (Workerman's `proxyHttp`); user
+    /// and password percent-encoded. The proxy resolves the target's host name; TLS, the
+    /// WebSocket handshake and the protocol then run through the tunnel. A proxy that refuses
+    /// (bad credentials, a target it will not reach) is a connect failure: `on_error` gets
+    /// `ConnectFailed` with the proxy's reason, then `on_close`.
+    ///
+    /// ```no_run
+    /// # use workerman::{AsyncTcpConnection, protocol::Ws};
+    /// let ws = AsyncTcpConnection::<Ws>::new("wss://example.com/feed").unwrap();
+    /// ws.set_proxy("socks5://me:secret@127.0.0.1:1080").unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// An address that does not parse, with the reason (the password never shown).
+    pub fn set_proxy(&self, url: &str) -> Result<()> {
+        let proxy = super::proxy::Proxy::parse(url).map_err(|reason| Error::Address {
+            address: self.info().address.to_string(),
+            reason,
+        })?;
+        *self.info().proxy.borrow_mut() = Some(proxy);
+        Ok(())
     }
 
     /// How long a connect (name resolution, TCP and TLS handshakes) may take (default 30 s).
@@ -479,7 +505,13 @@ impl<P: Protocol> TcpConnection<P> {
 /// Opens the socket an outgoing connection describes.
 async fn open(info: &ClientInfo) -> std::result::Result<Io, String> {
     let addr = &info.address;
+    let proxy = info.proxy.borrow().clone();
     let (host, port) = match addr.target() {
+        Target::Unix(_) if proxy.is_some() => {
+            return Err(format!(
+                "connect {addr} fail: a proxy reaches host:port targets, not unix sockets"
+            ));
+        }
         Target::Unix(path) => {
             return UnixStream::connect(path)
                 .await
@@ -488,11 +520,17 @@ async fn open(info: &ClientInfo) -> std::result::Result<Io, String> {
         }
         Target::Inet { host, port } => (host.clone(), *port),
     };
-    let candidates: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+    // Through a proxy, the TCP connection goes to the proxy, which resolves the target's name.
+    let (dial_host, dial_port) = match &proxy {
+        Some(p) if info.transport.get() != Transport::Udp => (p.host.clone(), p.port),
+        _ => (host.clone(), port),
+    };
+    let via = proxy.as_ref().map(|p| format!(" via {p}")).unwrap_or_default();
+    let candidates: Vec<SocketAddr> = tokio::net::lookup_host((dial_host.as_str(), dial_port))
         .await
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .map_err(|e| format!("cannot resolve {dial_host}: {e}"))?
         .collect();
-    let fail = |e: &dyn std::fmt::Display| format!("connect {addr} fail: {e}");
+    let fail = |e: &dyn std::fmt::Display| format!("connect {addr}{via} fail: {e}");
     if info.transport.get() == Transport::Udp {
         let peer = *candidates
             .first()
@@ -508,7 +546,7 @@ async fn open(info: &ClientInfo) -> std::result::Result<Io, String> {
             peer: None,
         });
     }
-    let mut last = format!("{host} resolves to no address");
+    let mut last = format!("{dial_host} resolves to no address");
     let mut stream = None;
     for peer in candidates {
         let socket = match peer {
@@ -527,8 +565,13 @@ async fn open(info: &ClientInfo) -> std::result::Result<Io, String> {
             Err(e) => last = fail(&e),
         }
     }
-    let stream = stream.ok_or(last)?;
+    let mut stream = stream.ok_or(last)?;
     let _ = stream.set_nodelay(true);
+    if let Some(p) = &proxy {
+        super::proxy::tunnel(&mut stream, p, &host, port)
+            .await
+            .map_err(|e| format!("connect {addr} fail: {e}"))?;
+    }
     if info.transport.get() != Transport::Ssl {
         return Ok(Io::tcp(stream));
     }

@@ -130,6 +130,18 @@ impl Io {
         }
     }
 
+    /// The socket's file descriptor (under TLS, the TCP socket's).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Io::Tcp(s) => s.borrow().as_raw_fd(),
+            Io::Unix(s) => s.borrow().as_raw_fd(),
+            Io::TlsServer(s) => s.borrow().get_ref().0.as_raw_fd(),
+            Io::TlsClient(s) => s.borrow().get_ref().0.as_raw_fd(),
+            Io::Udp { socket, .. } => socket.as_raw_fd(),
+        }
+    }
+
     /// What the TLS handshake settled; `None` for plain transports.
     pub fn tls_info(&self) -> Option<crate::tls::TlsInfo> {
         match self {
