@@ -318,7 +318,7 @@ impl<P: Protocol> Worker<P> {
     }
 
     /// The protocol's connection-side service, shared by this worker's connections.
-    pub(crate) fn service(&self) -> Option<crate::service::ServiceRef<P>> {
+    pub(crate) fn service(&self) -> Option<crate::connection::service::ServiceRef<P>> {
         self.shared.callbacks.borrow().conn.service.clone()
     }
 

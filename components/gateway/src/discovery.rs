@@ -10,9 +10,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use workerman::Timer;
 use workerman::connection::AsyncTcpConnection;
 use workerman::protocol::Text;
+use workerman::{TcpConnection, Timer};
 
 use crate::auth::{self, AuthMode};
 
@@ -38,9 +38,11 @@ impl Hello {
         };
         let mut m = serde_json::Map::new();
         m.insert("event".into(), event.into());
-        if let Some(a) = address {
-            m.insert("address".into(), a.as_str().into());
-        }
+        match address {
+            Some(a) => m.insert("address".into(), a.as_str().into()),
+            // Native: subscribe to the routing index (a PHP Register ignores the field).
+            None => m.insert("index".into(), true.into()),
+        };
         match hmac {
             Some(h) => m.insert("hmac".into(), h.into()),
             None => m.insert("secret_key".into(), secret.into()),
@@ -58,11 +60,26 @@ pub(crate) struct RegisterConfig {
 }
 
 type OnAddresses = Rc<dyn Fn(Vec<String>)>;
+/// Receives a routing-index line from a Register: `(register, line)`.
+pub(crate) type OnIndex = Rc<dyn Fn(&str, &Value)>;
+/// Called with a Register link once the hello went out.
+pub(crate) type AfterHello = Rc<dyn Fn(&TcpConnection<Text>)>;
 
-/// Connects to every Register in `cfg`; `on_addresses` gets the union of the gateway lists each
-/// time one of them changes (only for [`Hello::Worker`]).
-pub(crate) fn start(cfg: &RegisterConfig, hello: Hello, on_addresses: OnAddresses) {
+/// What a process does with its Register links besides the hello.
+#[derive(Clone, Default)]
+pub(crate) struct Hooks {
+    /// Workers: the union of the gateway lists, each time one of them changes.
+    pub on_addresses: Option<OnAddresses>,
+    /// Workers: a routing-index line from a Register (`register`, line).
+    pub on_index: Option<OnIndex>,
+    /// Gateways: called once the hello went out on a (re)connected link.
+    pub after_hello: Option<AfterHello>,
+}
+
+/// Connects to every Register in `cfg`; returns the links.
+pub(crate) fn start(cfg: &RegisterConfig, hello: Hello, hooks: Hooks) -> Vec<AsyncTcpConnection<Text>> {
     let lists: Rc<RefCell<BTreeMap<String, Vec<String>>>> = Rc::default();
+    let mut links = Vec::new();
     for reg in &cfg.addresses {
         let conn = match AsyncTcpConnection::<Text>::new(&format!("text://{reg}")) {
             Ok(c) => c,
@@ -74,18 +91,22 @@ pub(crate) fn start(cfg: &RegisterConfig, hello: Hello, on_addresses: OnAddresse
         let secret = cfg.secret_key.clone();
         let mode = cfg.auth_mode;
         let h = hello.clone();
+        let after = hooks.after_hello.clone();
         conn.on_connect(move |c| {
             if secret.is_empty() || mode == AuthMode::PhpCompatible {
                 c.send(h.line(&secret, None));
+                if let Some(f) = &after {
+                    f(c);
+                }
             } else {
                 c.send(json!({"event": "challenge"}).to_string());
             }
         });
-        let (secret, h, lists2, cb, reg2) = (
+        let (secret, h, lists2, hk, reg2) = (
             cfg.secret_key.clone(),
             hello.clone(),
             lists.clone(),
-            on_addresses.clone(),
+            hooks.clone(),
             reg.clone(),
         );
         conn.on_message(move |c, line| {
@@ -97,6 +118,14 @@ pub(crate) fn start(cfg: &RegisterConfig, hello: Hello, on_addresses: OnAddresse
                 Some("challenge") => {
                     let nonce = msg.get("nonce").and_then(Value::as_str).unwrap_or("");
                     c.send(h.line(&secret, Some(&auth::answer(&secret, "register", nonce))));
+                    if let Some(f) = &hk.after_hello {
+                        f(c);
+                    }
+                }
+                Some("index") => {
+                    if let Some(f) = &hk.on_index {
+                        f(&reg2, &msg);
+                    }
                 }
                 Some("broadcast_addresses") => {
                     let list = address_list(msg.get("addresses"));
@@ -109,7 +138,9 @@ pub(crate) fn start(cfg: &RegisterConfig, hello: Hello, on_addresses: OnAddresse
                             }
                         }
                     }
-                    cb(all);
+                    if let Some(f) = &hk.on_addresses {
+                        f(all);
+                    }
                 }
                 _ => {}
             }
@@ -122,7 +153,9 @@ pub(crate) fn start(cfg: &RegisterConfig, hello: Hello, on_addresses: OnAddresse
             });
         }
         conn.connect();
+        links.push(conn);
     }
+    links
 }
 
 /// The values of `addresses`, a JSON list or (after PHP's `array_unique`) an object.

@@ -26,6 +26,7 @@ mod discovery;
 mod error;
 pub mod frame;
 mod gateway;
+mod index;
 pub mod json;
 mod php;
 mod register;

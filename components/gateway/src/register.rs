@@ -22,6 +22,7 @@ use workerman::protocol::Text;
 use workerman::{TcpConnection, Timer, Worker};
 
 use crate::auth::{self, AuthMode};
+use crate::index;
 
 /// How long a new connection may stay silent before it is closed.
 pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,12 +52,15 @@ enum Peer {
     New,
     Challenged(String),
     Gateway(String),
-    Worker,
+    /// A business worker or API client; `true` if it subscribed to the routing index.
+    Worker(bool),
 }
 
 #[derive(Default)]
 struct State {
     peers: HashMap<u64, (TcpConnection<Text>, Peer)>,
+    /// The routing index each gateway connection reported.
+    index: HashMap<u64, index::Sets>,
 }
 
 impl State {
@@ -80,10 +84,33 @@ impl State {
     fn broadcast(&self) {
         let line = json!({"event": "broadcast_addresses", "addresses": self.addresses()}).to_string();
         for (conn, p) in self.peers.values() {
-            if matches!(p, Peer::Worker) {
+            if matches!(p, Peer::Worker(_)) {
                 conn.send(&line);
             }
         }
+    }
+
+    /// Sends an index line to every subscribed worker.
+    fn forward_index(&self, line: &str) {
+        for (conn, p) in self.peers.values() {
+            if matches!(p, Peer::Worker(true)) {
+                conn.send(line);
+            }
+        }
+    }
+
+    /// Every gateway's sets, as snapshot lines with their address.
+    fn index_snapshot(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (id, sets) in &self.index {
+            if let Some((_, Peer::Gateway(addr))) = self.peers.get(id) {
+                let mut v: Value = serde_json::from_str(&index::snapshot_line(sets.uids.iter(), sets.groups.iter()))
+                    .unwrap_or_default();
+                v["address"] = addr.as_str().into();
+                out.push(v.to_string());
+            }
+        }
+        out
     }
 }
 
@@ -117,8 +144,13 @@ impl Register {
         let st = state.clone();
         worker.on_close(move |conn| {
             let removed = st.borrow_mut().peers.remove(&conn.id());
-            if let Some((_, Peer::Gateway(_))) = removed {
+            if let Some((_, Peer::Gateway(addr))) = removed {
+                let had_index = st.borrow_mut().index.remove(&conn.id()).is_some();
                 st.borrow().broadcast();
+                if had_index {
+                    st.borrow()
+                        .forward_index(&json!({"event": "index", "address": addr, "reset": true}).to_string());
+                }
             }
         });
         Ok(Register { worker, settings })
@@ -177,8 +209,16 @@ fn on_line(state: &Rc<RefCell<State>>, settings: &Settings, conn: &TcpConnection
             conn.send(json!({"event": "challenge", "nonce": n}).to_string());
             set_peer(Peer::Challenged(n));
         }
+        "index" => {
+            let Peer::Gateway(addr) = peer else { return };
+            let mut line = msg.clone();
+            line["address"] = addr.into();
+            let mut st = state.borrow_mut();
+            index::apply(st.index.entry(conn.id()).or_default(), &line);
+            st.forward_index(&line.to_string());
+        }
         "gateway_connect" | "worker_connect" => {
-            if matches!(peer, Peer::Gateway(_) | Peer::Worker) {
+            if matches!(peer, Peer::Gateway(_) | Peer::Worker(_)) {
                 return;
             }
             if !authorised(settings, &peer, msg) {
@@ -190,9 +230,15 @@ fn on_line(state: &Rc<RefCell<State>>, settings: &Settings, conn: &TcpConnection
                 return;
             }
             if event == "worker_connect" {
-                set_peer(Peer::Worker);
+                let subscribe = msg.get("index").and_then(Value::as_bool) == Some(true);
+                set_peer(Peer::Worker(subscribe));
                 let line = json!({"event": "broadcast_addresses", "addresses": state.borrow().addresses()});
                 conn.send(line.to_string());
+                if subscribe {
+                    for l in state.borrow().index_snapshot() {
+                        conn.send(l);
+                    }
+                }
                 return;
             }
             let Some(address) = msg.get("address").and_then(Value::as_str).filter(|a| !a.is_empty()) else {

@@ -357,3 +357,50 @@ fn register_restart_loses_no_route() {
     push.stop();
     app.stop();
 }
+
+/// `total_request` of every ChatGateway process, from `chat status`.
+fn gateway_requests(app: &App) -> std::collections::BTreeMap<i32, u64> {
+    let out = String::from_utf8_lossy(&app.run(&["status"]).stdout).into_owned();
+    out.lines()
+        .filter(|l| l.contains("ChatGateway") && l.split_whitespace().next().is_some_and(|p| p.parse::<i32>().is_ok()))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0].parse().unwrap(), f[7].parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn group_sends_reach_only_gateways_with_members() {
+    let app = start_chat(&[]);
+    let mut room = spread("busy", 3, 2);
+    // A room whose only member is on one gateway.
+    let (mut solo, solo_id) = login("solo", "solo-room");
+    let holder = listener_pid(u16::from_str_radix(&solo_id[8..12], 16).unwrap());
+    for (c, _) in room.iter_mut() {
+        assert_eq!(c.silent_for(std::time::Duration::from_millis(100)), None);
+    }
+    let before = gateway_requests(&app);
+    assert_eq!(before.len(), 4);
+    for i in 0..10 {
+        let text = format!("solo-{i}");
+        say_all(&mut solo, &text);
+        assert_eq!(solo.expect_event(&text)["content"], json!(text));
+    }
+    let after = gateway_requests(&app);
+    for (pid, n) in &after {
+        if *pid == holder {
+            assert!(
+                *n >= before[pid] + 10,
+                "the member's gateway got {} -> {n}",
+                before[pid]
+            );
+        } else {
+            assert_eq!(
+                *n, before[pid],
+                "gateway {pid} without members was sent the group message"
+            );
+        }
+    }
+    app.stop();
+}

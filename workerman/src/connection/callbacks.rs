@@ -20,7 +20,7 @@ pub(crate) struct Callbacks<P: Protocol> {
     pub on_buffer_full: Option<ConnFn<P>>,
     pub on_buffer_drain: Option<ConnFn<P>>,
     /// The protocol's connection-side service (hooks, handshake replies, file streaming).
-    pub service: Option<crate::service::ServiceRef<P>>,
+    pub service: Option<super::service::ServiceRef<P>>,
 }
 
 impl<P: Protocol> Default for Callbacks<P> {
@@ -61,7 +61,7 @@ impl<P: Protocol> TcpConnection<P> {
     }
 
     /// The protocol's connection-side service.
-    pub(crate) fn service(&self) -> Option<crate::service::ServiceRef<P>> {
+    pub(crate) fn service(&self) -> Option<super::service::ServiceRef<P>> {
         self.inner.st.borrow().cb.service.clone()
     }
 

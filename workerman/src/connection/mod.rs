@@ -42,6 +42,7 @@ mod info;
 pub(crate) mod pool;
 pub mod proxy;
 pub(crate) mod registry;
+pub(crate) mod service;
 mod socket;
 mod stream;
 mod tls_info;

@@ -17,36 +17,11 @@
 use std::any::Any;
 use std::rc::Rc;
 
-use crate::connection::TcpConnection;
+pub(crate) use crate::connection::service::{Service, ServiceRef};
 use crate::protocol::{Http, Protocol, WebSocket, Ws};
 
 pub mod http;
 pub(crate) mod websocket;
-
-/// What a connection calls besides its protocol: when it is established, and when a protocol
-/// call raised an event.
-pub(crate) trait Service<P: Protocol> {
-    /// The connection is established (accepted, or connected; again after each reconnect),
-    /// before the user's `on_connect`.
-    fn opened(&self, conn: &TcpConnection<P>) {
-        let _ = conn;
-    }
-
-    /// A message was decoded, before `on_message` gets it.
-    fn message(&self, conn: &TcpConnection<P>, msg: &mut P::Message) {
-        let _ = (conn, msg);
-    }
-
-    /// A protocol call raised an event ([`crate::protocol::Context::raise_event`]); it waits in
-    /// the protocol state.
-    fn event(&self, conn: &TcpConnection<P>);
-
-    /// For reaching the concrete service (to set its hooks).
-    fn as_any(&self) -> &dyn Any;
-}
-
-/// A shared service.
-pub(crate) type ServiceRef<P> = Rc<dyn Service<P>>;
 
 /// The service of a built-in protocol, `None` for protocols without one (custom ones included).
 pub(crate) fn for_protocol<P: Protocol>(protocol: &P) -> Option<ServiceRef<P>> {

@@ -31,6 +31,7 @@ use crate::client_id::ClientId;
 use crate::discovery::{self, Hello, RECONNECT_AFTER, RegisterConfig};
 use crate::error::Result;
 use crate::frame::{GatewayProtocol, Packet, cmd};
+use crate::index::RouteIndex;
 
 mod context;
 
@@ -176,8 +177,10 @@ enum Item {
 fn start<E: Events>(settings: &Settings, w: &Worker<Tcp>, events: Rc<E>) -> Rc<Process> {
     let (tx, rx) = mpsc::unbounded_channel();
     let known: Arc<RwLock<Vec<String>>> = Arc::default();
+    let index: Arc<RwLock<RouteIndex>> = Arc::default();
     let client = GatewayClient::shared(
         known.clone(),
+        index.clone(),
         settings.register.secret_key.clone(),
         settings.register.auth_mode,
     );
@@ -191,15 +194,21 @@ fn start<E: Events>(settings: &Settings, w: &Worker<Tcp>, events: Rc<E>) -> Rc<P
         queue: tx,
     });
     let weak = Rc::downgrade(&p);
-    discovery::start(
-        &settings.register,
-        Hello::Worker,
-        Rc::new(move |list| {
+    let idx = index.clone();
+    let hooks = discovery::Hooks {
+        on_addresses: Some(Rc::new(move |list| {
             if let Some(p) = weak.upgrade() {
                 p.on_addresses(&p, list);
             }
-        }),
-    );
+        })),
+        on_index: Some(Rc::new(move |register, line| {
+            if let Ok(mut i) = idx.write() {
+                i.apply(register, line);
+            }
+        })),
+        after_hello: None,
+    };
+    discovery::start(&settings.register, Hello::Worker, hooks);
     events.on_worker_start(&client);
     workerman::spawn(run_events(events, client, rx));
     p

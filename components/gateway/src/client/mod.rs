@@ -25,6 +25,7 @@ use crate::auth::AuthMode;
 use crate::client_id::ClientId;
 use crate::error::{Error, Result};
 use crate::frame::{Packet, cmd};
+use crate::index::{Kind, RouteIndex};
 use crate::php;
 
 mod conn;
@@ -50,6 +51,8 @@ enum Source {
 
 struct Inner {
     source: Source,
+    /// Business workers: which gateways hold which uids and groups.
+    index: Option<Arc<RwLock<RouteIndex>>>,
     dial: Dial,
     cache: Mutex<Option<(Instant, Vec<String>)>>,
     conns: Mutex<HashMap<String, Slot>>,
@@ -83,20 +86,32 @@ impl GatewayClient {
     pub fn new<S: Into<String>>(registers: impl IntoIterator<Item = S>) -> GatewayClient {
         Self::build(
             Source::Register(registers.into_iter().map(Into::into).collect()),
+            None,
             String::new(),
             AuthMode::default(),
         )
     }
 
     /// A client whose gateway list is maintained by its owner (business workers use this).
-    pub(crate) fn shared(list: Arc<RwLock<Vec<String>>>, secret_key: String, mode: AuthMode) -> GatewayClient {
-        Self::build(Source::Shared(list), secret_key, mode)
+    pub(crate) fn shared(
+        list: Arc<RwLock<Vec<String>>>,
+        index: Arc<RwLock<RouteIndex>>,
+        secret_key: String,
+        mode: AuthMode,
+    ) -> GatewayClient {
+        Self::build(Source::Shared(list), Some(index), secret_key, mode)
     }
 
-    fn build(source: Source, secret_key: String, auth_mode: AuthMode) -> GatewayClient {
+    fn build(
+        source: Source,
+        index: Option<Arc<RwLock<RouteIndex>>>,
+        secret_key: String,
+        auth_mode: AuthMode,
+    ) -> GatewayClient {
         GatewayClient {
             inner: Arc::new(Inner {
                 source,
+                index,
                 dial: Dial {
                     secret_key,
                     auth_mode,
@@ -116,6 +131,7 @@ impl GatewayClient {
                 Source::Register(r) => Source::Register(r.clone()),
                 Source::Shared(s) => Source::Shared(s.clone()),
             },
+            index: a.index.clone(),
             dial: a.dial.clone(),
             cache: Mutex::new(None),
             conns: Mutex::new(HashMap::new()),
@@ -329,7 +345,37 @@ impl GatewayClient {
         let p = Packet::new(cmd::SEND_TO_UID)
             .with_ext(ext)
             .with_body(Bytes::copy_from_slice(message.as_ref()));
-        self.send_all(&p).await
+        let mut last = None;
+        let mut any = false;
+        for gw in self.targets(Kind::Uid, uids).await? {
+            match self.send_packet(&gw, &p).await {
+                Ok(()) => any = true,
+                Err(e) => last = Some(e),
+            }
+        }
+        match (any, last) {
+            (false, Some(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// The gateways a send to `names` must reach: those the routing index names (business
+    /// workers), else every gateway.
+    async fn targets(&self, kind: Kind, names: &[&str]) -> Result<Vec<String>> {
+        if let Some(idx) = &self.inner.index
+            && let Some(set) = idx.read().ok().and_then(|i| i.gateways(kind, names))
+        {
+            return Ok(set.into_iter().collect());
+        }
+        self.gateway_addresses().await
+    }
+
+    fn note_local(&self, kind: Kind, name: &str, client_id: &str) {
+        if let (Some(idx), Ok(id)) = (&self.inner.index, client_id.parse::<ClientId>())
+            && let Ok(mut i) = idx.write()
+        {
+            i.add_local(kind, name, &id.gateway_address());
+        }
     }
 
     /// Sends `message` to the members of `groups`, minus `exclude`.
@@ -347,7 +393,7 @@ impl GatewayClient {
                 .insert(id.connection_id.to_string(), id.connection_id.into());
         }
         let mut last = None;
-        for gw in self.gateway_addresses().await? {
+        for gw in self.targets(Kind::Group, groups).await? {
             let ext = json!({ "group": groups, "exclude": ex_by_gw.get(&gw) }).to_string();
             let p = Packet::new(cmd::SEND_TO_GROUP).with_ext(ext).with_body(body.clone());
             if let Err(e) = self.send_packet(&gw, &p).await {
@@ -382,7 +428,9 @@ impl GatewayClient {
     /// Binds `uid` to a client (replacing its previous uid).
     pub async fn bind_uid(&self, client_id: &str, uid: &str) -> Result<()> {
         self.to_owner(client_id, Packet::new(cmd::BIND_UID).with_ext(uid.to_owned()))
-            .await
+            .await?;
+        self.note_local(Kind::Uid, uid, client_id);
+        Ok(())
     }
 
     /// Unbinds a client's uid.
@@ -394,7 +442,9 @@ impl GatewayClient {
     /// Adds a client to `group`.
     pub async fn join_group(&self, client_id: &str, group: &str) -> Result<()> {
         self.to_owner(client_id, Packet::new(cmd::JOIN_GROUP).with_ext(group.to_owned()))
-            .await
+            .await?;
+        self.note_local(Kind::Group, group, client_id);
+        Ok(())
     }
 
     /// Removes a client from `group`.

@@ -70,7 +70,10 @@ fn on_packet<P: ClientProtocol>(core: &Rc<Core<P>>, conn: &Inner, p: Packet) {
             }
             send_to_worker(conn, &Packet::new(cmd::WORKER_LEAVE_ACK));
         }
-        _ => execute(core, conn, p),
+        _ => {
+            execute(core, conn, p);
+            super::flush_index(core);
+        }
     }
 }
 

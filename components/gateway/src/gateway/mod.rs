@@ -16,12 +16,15 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use workerman::connection::AsyncTcpConnection;
+use workerman::protocol::Text;
 use workerman::{TcpConnection, Timer, Worker};
 
 use crate::auth::AuthMode;
 use crate::client_protocol::ClientProtocol;
 use crate::discovery::{self, Hello, RegisterConfig};
 use crate::frame::{FLAG_BODY_IS_SCALAR, GatewayProtocol, Packet, cmd};
+use crate::index;
 
 mod heartbeat;
 mod inner;
@@ -51,6 +54,7 @@ pub(crate) struct Settings {
     pub ping_data: Bytes,
     pub send_to_worker_buffer_size: usize,
     pub max_pending_events: usize,
+    pub route_index: bool,
 }
 
 impl Default for Settings {
@@ -69,6 +73,7 @@ impl Default for Settings {
             ping_data: Bytes::new(),
             send_to_worker_buffer_size: DEFAULT_SEND_TO_WORKER_BUFFER_SIZE,
             max_pending_events: DEFAULT_MAX_PENDING_EVENTS,
+            route_index: true,
         }
     }
 }
@@ -81,6 +86,8 @@ pub(crate) struct Core<P: ClientProtocol> {
     pub me: Cell<(u32, u16)>,
     /// The client-facing port.
     pub gateway_port: Cell<u16>,
+    /// The links to the Registers.
+    pub registers: RefCell<Vec<AsyncTcpConnection<Text>>>,
 }
 
 /// The id a client connection has in its gateway's tables.
@@ -128,6 +135,7 @@ impl<P: ClientProtocol> Gateway<P> {
             state: RefCell::new(State::default()),
             me: Cell::new((0, 0)),
             gateway_port: Cell::new(0),
+            registers: RefCell::new(Vec::new()),
         });
         let gw = Gateway { worker, core };
         gw.wire();
@@ -197,6 +205,13 @@ impl<P: ClientProtocol> Gateway<P> {
         self.core.settings.borrow_mut().max_pending_events = n;
     }
 
+    /// Whether this gateway tells the Registers which uids and groups it holds, so business
+    /// workers send to a uid or group only where it has members (default `true`; turn it off
+    /// with a PHP Register, which closes connections that send unknown events).
+    pub fn set_route_index(&self, on: bool) {
+        self.core.settings.borrow_mut().route_index = on;
+    }
+
     /// The client-facing worker.
     pub fn worker(&self) -> &Worker<P> {
         &self.worker
@@ -229,6 +244,7 @@ impl<P: ClientProtocol> Gateway<P> {
             };
             emit(&core, id, cmd::ON_CLOSE, Bytes::new(), FLAG_BODY_IS_SCALAR);
             core.state.borrow_mut().remove_client(id);
+            flush_index(&core);
         });
         let core = self.core.clone();
         P::hook_handshake(
@@ -286,11 +302,21 @@ fn start<P: ClientProtocol>(core: &Rc<Core<P>>, w: &Worker<P>) -> Result<(), Str
     inner_worker
         .listen()
         .map_err(|e| format!("inner listener {listen_ip}:{port}: {e}"))?;
-    discovery::start(
-        &s.register,
-        Hello::Gateway(format!("{}:{port}", s.lan_ip)),
-        Rc::new(|_| {}),
-    );
+    let weak = Rc::downgrade(core);
+    let after_hello: discovery::AfterHello = Rc::new(move |link: &TcpConnection<Text>| {
+        let Some(core) = weak.upgrade() else { return };
+        if !core.settings.borrow().route_index {
+            return;
+        }
+        let st = core.state.borrow();
+        link.send(index::snapshot_line(st.uids.keys(), st.groups.keys()));
+    });
+    let hooks = discovery::Hooks {
+        after_hello: Some(after_hello),
+        ..Default::default()
+    };
+    let links = discovery::start(&s.register, Hello::Gateway(format!("{}:{port}", s.lan_ip)), hooks);
+    *core.registers.borrow_mut() = links;
     heartbeat::start(core);
     if s.lan_ip != "127.0.0.1" {
         let core = Rc::downgrade(core);
@@ -304,6 +330,26 @@ fn start<P: ClientProtocol>(core: &Rc<Core<P>>, w: &Worker<P>) -> Result<(), Str
         });
     }
     Ok(())
+}
+
+/// Sends the uids and groups that appeared or vanished to every connected Register.
+pub(crate) fn flush_index<P: ClientProtocol>(core: &Core<P>) {
+    let line = {
+        let mut st = core.state.borrow_mut();
+        if st.delta.is_empty() {
+            return;
+        }
+        let line = st.delta.take_line();
+        if !core.settings.borrow().route_index {
+            return;
+        }
+        line
+    };
+    for link in core.registers.borrow().iter() {
+        if link.status() == workerman::Status::Established {
+            link.send(&line);
+        }
+    }
 }
 
 fn is_public(ip: IpAddr) -> bool {

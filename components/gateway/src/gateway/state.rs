@@ -7,6 +7,7 @@ use bytes::Bytes;
 use workerman::TcpConnection;
 
 use crate::frame::{GatewayProtocol, Packet};
+use crate::index::Delta;
 
 /// One client of this gateway process.
 pub(crate) struct Client<P: workerman::protocol::Protocol> {
@@ -40,6 +41,8 @@ pub(crate) struct State<P: workerman::protocol::Protocol> {
     pub workers: BTreeMap<String, WorkerLink>,
     /// Events accepted while no business worker is connected, in order.
     pub pending: VecDeque<(u32, Packet)>,
+    /// Uids and groups that appeared or vanished here since the last index update.
+    pub delta: Delta,
 }
 
 impl<P: workerman::protocol::Protocol> Default for State<P> {
@@ -51,6 +54,7 @@ impl<P: workerman::protocol::Protocol> Default for State<P> {
             groups: HashMap::new(),
             workers: BTreeMap::new(),
             pending: VecDeque::new(),
+            delta: Delta::default(),
         }
     }
 }
@@ -98,7 +102,11 @@ impl<P: workerman::protocol::Protocol> State<P> {
         self.unbind_uid(id);
         if let Some(c) = self.clients.get_mut(&id) {
             c.uid = Some(uid.clone());
-            self.uids.entry(uid).or_default().insert(id);
+            let set = self.uids.entry(uid.clone()).or_default();
+            if set.is_empty() {
+                self.delta.uid_added(&uid);
+            }
+            set.insert(id);
         }
     }
 
@@ -111,6 +119,7 @@ impl<P: workerman::protocol::Protocol> State<P> {
             set.remove(&id);
             if set.is_empty() {
                 self.uids.remove(&uid);
+                self.delta.uid_removed(&uid);
             }
         }
     }
@@ -119,7 +128,11 @@ impl<P: workerman::protocol::Protocol> State<P> {
     pub fn join_group(&mut self, id: u32, group: String) {
         if let Some(c) = self.clients.get_mut(&id) {
             c.groups.insert(group.clone());
-            self.groups.entry(group).or_default().insert(id);
+            let set = self.groups.entry(group.clone()).or_default();
+            if set.is_empty() {
+                self.delta.group_added(&group);
+            }
+            set.insert(id);
         }
     }
 
@@ -132,6 +145,7 @@ impl<P: workerman::protocol::Protocol> State<P> {
             set.remove(&id);
             if set.is_empty() {
                 self.groups.remove(group);
+                self.delta.group_removed(group);
             }
         }
     }
@@ -139,6 +153,7 @@ impl<P: workerman::protocol::Protocol> State<P> {
     /// Dissolves `group`.
     pub fn ungroup(&mut self, group: &str) {
         if let Some(set) = self.groups.remove(group) {
+            self.delta.group_removed(group);
             for id in set {
                 if let Some(c) = self.clients.get_mut(&id) {
                     c.groups.remove(group);

@@ -46,11 +46,12 @@ mod multipart;
 mod parse;
 mod request;
 mod response;
-pub mod session;
 mod stream;
 
 /// `conn.respond(..)` and `conn.respond_with(..)` (connection-side: they stream files).
 pub use crate::service::http::HttpConnectionExt;
+/// Sessions (connection-side: they read and write their store).
+pub use crate::service::http::session;
 pub use file::{STREAM_CHUNK, StaticFiles, file_response, mime_type};
 pub use form_value::{FormValue, MAX_FORM_DEPTH};
 pub use multipart::{UploadedFile, upload_error};

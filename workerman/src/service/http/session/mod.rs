@@ -40,7 +40,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::{Request, SetCookie};
+use crate::protocol::http::{ReplyHeaders, Request, SetCookie};
 
 mod file;
 mod redis;
@@ -204,7 +204,7 @@ impl Sessions {
 }
 
 /// Queues Set-Cookie on the request's connection after `start` returned.
-struct CookieQueue(Rc<dyn super::ReplyHeaders>);
+struct CookieQueue(Rc<dyn ReplyHeaders>);
 
 /// One visitor's session: string keys and values. Changes are kept by [`Session::save`].
 pub struct Session {
