@@ -55,7 +55,7 @@ struct WorkerCallbacks<P: Protocol> {
 struct Shared<P: Protocol> {
     protocol: Rc<P>,
     spec: RefCell<Spec>,
-    limits: Cell<Limits>,
+    limits: Cell<crate::connection::LimitOverrides>,
     callbacks: RefCell<WorkerCallbacks<P>>,
     connections: RefCell<BTreeMap<u64, TcpConnection<P>>>,
     id: Cell<usize>,
@@ -157,7 +157,7 @@ impl<P: Protocol> Worker<P> {
                     tls: None,
                     misfit: None,
                 }),
-                limits: Cell::new(Limits::default()),
+                limits: Cell::new(crate::connection::LimitOverrides::default()),
                 callbacks: RefCell::new(WorkerCallbacks {
                     on_worker_start: None,
                     on_worker_stop: None,
@@ -287,17 +287,19 @@ impl<P: Protocol> Worker<P> {
         self.shared.spec.borrow().backlog
     }
 
-    /// Send buffer limit for new connections, in bytes (default 1 MiB).
+    /// Send buffer limit for new connections, in bytes (default: the process-wide
+    /// [`TcpConnection::set_default_max_send_buffer_size`], 1 MiB unless changed).
     pub fn set_max_send_buffer_size(&self, bytes: usize) {
         let mut l = self.shared.limits.get();
-        l.max_send_buffer_size = bytes;
+        l.max_send_buffer_size = Some(bytes);
         self.shared.limits.set(l);
     }
 
-    /// Largest packet new connections accept, in bytes (default 10 MiB).
+    /// Largest packet new connections accept, in bytes (default: the process-wide
+    /// [`TcpConnection::set_default_max_package_size`], 10 MiB unless changed).
     pub fn set_max_package_size(&self, bytes: usize) {
         let mut l = self.shared.limits.get();
-        l.max_package_size = bytes;
+        l.max_package_size = Some(bytes);
         self.shared.limits.set(l);
     }
 
@@ -484,7 +486,7 @@ impl<P: Protocol> Worker<P> {
         (
             self.shared.protocol.clone(),
             self.shared.callbacks.borrow().conn.clone(),
-            self.shared.limits.get(),
+            self.shared.limits.get().resolve(),
         )
     }
 

@@ -294,8 +294,9 @@ impl<P: Protocol> AsyncTcpConnection<P> {
 
 /// An outgoing UDP "connection" (Workerman's `AsyncUdpConnection`): `udp://host:port`, or a
 /// protocol scheme with [`Transport::Udp`] set... `connect` binds a local socket and connects it
-/// to the peer; each `send` is one datagram (sends made before the socket is connected are
-/// queued and leave one datagram each, in order, once it is); each datagram received is framed
+/// to the peer; each `send` is one datagram (a `send` before `connect` connects, as in
+/// Workerman; sends made before the socket is connected are queued and leave one datagram
+/// each, in order, once it is); each datagram received is framed
 /// on its own and delivered to `on_message`. `close` fires `on_close` locally (UDP tells the peer nothing).
 pub struct AsyncUdpConnection<P: Protocol> {
     conn: TcpConnection<P>,

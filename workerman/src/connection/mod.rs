@@ -37,6 +37,7 @@ mod callbacks;
 mod client;
 mod close;
 mod data;
+mod defaults;
 mod driver;
 mod info;
 pub(crate) mod pool;
@@ -84,10 +85,31 @@ pub(crate) struct Limits {
 }
 
 impl Default for Limits {
+    /// The process-wide defaults ([`TcpConnection::set_default_max_send_buffer_size`]), as they
+    /// are now.
     fn default() -> Self {
         Limits {
-            max_send_buffer_size: DEFAULT_MAX_SEND_BUFFER_SIZE,
-            max_package_size: DEFAULT_MAX_PACKAGE_SIZE,
+            max_send_buffer_size: defaults::max_send_buffer_size(),
+            max_package_size: defaults::max_package_size(),
+        }
+    }
+}
+
+/// The limits a worker set itself; the others follow the process-wide defaults at the time
+/// each connection is made.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LimitOverrides {
+    pub max_send_buffer_size: Option<usize>,
+    pub max_package_size: Option<usize>,
+}
+
+impl LimitOverrides {
+    /// The limits a new connection starts with.
+    pub fn resolve(self) -> Limits {
+        let d = Limits::default();
+        Limits {
+            max_send_buffer_size: self.max_send_buffer_size.unwrap_or(d.max_send_buffer_size),
+            max_package_size: self.max_package_size.unwrap_or(d.max_package_size),
         }
     }
 }

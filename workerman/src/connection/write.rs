@@ -143,6 +143,13 @@ impl<P: Protocol> TcpConnection<P> {
         if st.status == Status::Connecting && inner.mode.client().is_some_and(|c| c.is_udp()) {
             let datagram = st.send.split().freeze();
             st.pending_datagrams.push(datagram);
+            // As in Workerman, a send before `connect()` connects (once: a connect under way
+            // already holds the connection live).
+            let connecting = inner.live.borrow().is_some();
+            drop(st);
+            if !connecting {
+                self.connect();
+            }
             return SendResult::Queued;
         }
         let io = inner.io.borrow().clone();
