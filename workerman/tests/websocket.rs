@@ -449,3 +449,31 @@ fn message_enum_helpers() {
     assert_eq!(m.message_type(), MessageType::Text);
     assert_eq!(Message::Binary(vec![1].into()).into_bytes(), vec![1u8]);
 }
+
+#[test]
+fn on_websocket_connected_runs_after_the_101_is_written() {
+    let (addr, rx, server) = serve::<String>(|tx| {
+        let w = echo_worker(WebSocket::new());
+        let t = tx.clone();
+        w.on_websocket_connect(move |conn, _, _| {
+            t.send(format!("connect: written {}", conn.bytes_written())).unwrap();
+        });
+        w.on_websocket_connected(move |conn, req| {
+            // The 101 is on the wire already; frames sent here follow it.
+            tx.send(format!(
+                "connected: {} written>0={}",
+                req.path(),
+                conn.bytes_written() > 0
+            ))
+            .unwrap();
+            conn.send(format!("hello {}", req.query("name").unwrap_or_default()));
+        });
+        w
+    });
+    let mut c = Client::connect_with(addr, "/room?name=ann&token=ok", "").unwrap();
+    assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), "connect: written 0");
+    assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), "connected: /room written>0=true");
+    assert_eq!(c.frame(), Some((0x81, b"hello ann".to_vec())));
+    drop(c);
+    stop(server, addr);
+}

@@ -156,6 +156,11 @@ fn handshake_masks_fragments_ping_and_close_against_a_raw_server() {
         assert_eq!(header(&head, "x-token").unwrap(), "abc");
         assert_eq!(header(&head, "origin").unwrap(), "http://example.com");
         assert_eq!(header(&head, "sec-websocket-protocol").unwrap(), "chat, superchat");
+        assert_eq!(
+            header(&head, "sec-websocket-extensions"),
+            None,
+            "not offered by default"
+        );
         assert!(header(&head, "bad header").is_none());
         let key = header(&head, "sec-websocket-key").unwrap();
         assert_eq!(key.len(), 24, "base64 of 16 bytes");
@@ -283,6 +288,7 @@ fn bad_handshake_replies_report_on_error_then_close() {
         "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n".to_string(),
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n".to_string(),
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".to_string(),
+        "KEY\r\nSec-WebSocket-Extensions: x-webkit-deflate-frame\r\n\r\n".to_string(),
         "KEY\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n".to_string(),
         "KEY\r\nSec-WebSocket-Protocol: never-offered\r\n\r\n".to_string(),
     ];
@@ -552,4 +558,70 @@ fn client_urls_and_schemes() {
     assert!(AsyncTcpConnection::<workerman::protocol::Text>::new("text://example.com").is_err());
     let t = AsyncTcpConnection::<workerman::protocol::Text>::new("text://example.com:1").unwrap();
     assert_eq!(t.remote_uri(), Some("/"));
+}
+
+#[test]
+fn permessage_deflate_is_offered_and_used_both_ways_with_our_server() {
+    let rx = serve(|tx: mpsc::Sender<String>| {
+        let server = Worker::<WebSocket>::new("websocket://127.0.0.1:0").unwrap();
+        let t = tx.clone();
+        server.on_message(move |c, msg| {
+            // The 20000-byte message arrived in far fewer bytes: compressed by the client.
+            t.send(format!(
+                "server deflate={} read<5000={}",
+                c.is_deflate(),
+                c.bytes_read() < 5000
+            ))
+            .unwrap();
+            c.send(msg);
+        });
+        let s = server.clone();
+        client(move || {
+            let port = s.local_addrs()[0].port();
+            for deflate in [true, false] {
+                let conn = AsyncTcpConnection::<Ws>::with_protocol(
+                    &format!("ws://127.0.0.1:{port}/"),
+                    Ws::new().permessage_deflate(deflate),
+                )
+                .unwrap();
+                let t = tx.clone();
+                conn.on_websocket_connect(move |c, resp| {
+                    t.send(format!(
+                        "client deflate={} ext={:?}",
+                        c.is_deflate(),
+                        resp.header("sec-websocket-extensions")
+                    ))
+                    .unwrap();
+                    if deflate {
+                        c.send("abcdefghij".repeat(2000));
+                    }
+                });
+                let t = tx.clone();
+                conn.on_message(move |c, msg| {
+                    let text = msg.as_text().unwrap();
+                    t.send(format!(
+                        "echo {} bytes, read<5000={}",
+                        text.len(),
+                        c.bytes_read() < 5000
+                    ))
+                    .unwrap();
+                    c.close_websocket(1000, "");
+                });
+                conn.connect();
+                std::mem::forget(conn);
+            }
+        });
+    });
+    let mut got: Vec<String> = (0..4).map(|_| rx.recv_timeout(TIMEOUT).unwrap()).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "client deflate=false ext=None",
+            "client deflate=true ext=Some(\"permessage-deflate; server_no_context_takeover\")",
+            // The echo came back compressed too: 20000 bytes in fewer than 5000.
+            "echo 20000 bytes, read<5000=true",
+            "server deflate=true read<5000=true",
+        ]
+    );
 }

@@ -36,7 +36,9 @@
 //! Unlike Workerman's `Ws` (an all-zero masking key), every frame is masked with a key from the
 //! operating system's random source, as RFC 6455 §5.3 requires. A bad handshake reply (not 101,
 //! wrong `Sec-WebSocket-Accept`, an extension or subprotocol that was not offered) reports
-//! `on_error(ConnectFailed)` and closes. permessage-deflate is not offered.
+//! `on_error(ConnectFailed)` and closes. permessage-deflate (RFC 7692) is offered when turned
+//! on with [`Ws::permessage_deflate`]`(true)`; when the server accepts it, data messages are
+//! sent compressed and compressed messages inflated (see [`is_deflate`](crate::TcpConnection::is_deflate)).
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -61,6 +63,7 @@ struct Config {
     origin: Option<String>,
     protocols: Vec<String>,
     ping_interval: Option<Duration>,
+    deflate: bool,
 }
 
 /// The `ws://` client protocol: handshake options, one instance per
@@ -101,6 +104,12 @@ impl Ws {
     /// Offers a subprotocol (`Sec-WebSocket-Protocol`); may be called several times.
     pub fn protocol(self, name: impl Into<String>) -> Self {
         self.config.borrow_mut().protocols.push(name.into());
+        self
+    }
+
+    /// Whether to offer permessage-deflate (default `false`, as Workerman's client).
+    pub fn permessage_deflate(self, on: bool) -> Self {
+        self.config.borrow_mut().deflate = on;
         self
     }
 
@@ -172,6 +181,9 @@ impl Ws {
         if let Some(o) = cfg.origin.as_deref().filter(|o| clean(o)) {
             let _ = write!(s, "Origin: {o}\r\n");
         }
+        if cfg.deflate {
+            let _ = write!(s, "Sec-WebSocket-Extensions: {}\r\n", super::deflate::CLIENT_OFFER);
+        }
         if !cfg.protocols.is_empty() && cfg.protocols.iter().all(|p| clean(p)) {
             let _ = write!(s, "Sec-WebSocket-Protocol: {}\r\n", cfg.protocols.join(", "));
         }
@@ -230,8 +242,14 @@ impl HandshakeResponse {
 
     /// Parses a response head and checks it answers a request with `key` offering
     /// `protocols` (RFC 6455 §4.1): 101, `Upgrade: websocket`, `Connection: Upgrade`, the right
-    /// `Sec-WebSocket-Accept`, no extension, no subprotocol that was not offered.
-    pub fn parse(head: &[u8], key: &str, protocols: &[String]) -> Result<HandshakeResponse, String> {
+    /// `Sec-WebSocket-Accept`, no subprotocol that was not offered, and no extension but
+    /// permessage-deflate when `deflate` was offered (its parameters are returned).
+    pub fn parse(
+        head: &[u8],
+        key: &str,
+        protocols: &[String],
+        deflate: bool,
+    ) -> Result<(HandshakeResponse, Option<super::deflate::Params>), String> {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut resp = httparse::Response::new(&mut headers);
         match resp.parse(head) {
@@ -265,15 +283,23 @@ impl HandshakeResponse {
             Some(a) if a != accept_key(key) => return Err("Sec-WebSocket-Accept not match".into()),
             Some(_) => {}
         }
-        if let Some(ext) = r.header("sec-websocket-extensions") {
-            return Err(format!("the server chose an extension that was not offered: {ext}"));
-        }
+        let mut exts = r
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-extensions"));
+        let params = match (exts.next(), exts.next()) {
+            (None, _) => None,
+            (Some((_, ext)), None) if deflate => Some(super::deflate::accept_response(ext)?),
+            (Some((_, ext)), _) => {
+                return Err(format!("the server chose an extension that was not offered: {ext}"));
+            }
+        };
         if let Some(p) = r.protocol()
             && !protocols.iter().any(|o| o == p)
         {
             return Err(format!("the server chose a subprotocol that was not offered: {p}"));
         }
-        Ok(r)
+        Ok((r, params))
     }
 }
 
@@ -332,10 +358,14 @@ impl Protocol for Ws {
         match cx.state.core.phase {
             Phase::Idle | Phase::Closed => Ok(None),
             Phase::Handshake => {
-                let protocols = self.config.borrow().protocols.clone();
+                let (protocols, deflate) = {
+                    let cfg = self.config.borrow();
+                    (cfg.protocols.clone(), cfg.deflate)
+                };
                 let st = &mut *cx.state;
-                match HandshakeResponse::parse(&packet, &st.key, &protocols) {
-                    Ok(resp) => {
+                match HandshakeResponse::parse(&packet, &st.key, &protocols, deflate) {
+                    Ok((resp, params)) => {
+                        st.core.deflate = params;
                         st.core.phase = Phase::Open;
                         st.core.set_event(Event::Handshake(Ok(Box::new(resp))));
                     }

@@ -21,10 +21,74 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// Negotiated parameters (what the 101 answered).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Params {
-    /// The largest window our compressor may use, 8-15 (15 when the client asked nothing).
+    /// The largest window the server's compressor may use, 8-15 (15 when nothing was asked).
     pub server_max_window_bits: u8,
     /// The client resets its compressor after each message.
     pub client_no_context_takeover: bool,
+    /// The largest window the client's compressor may use, 8-15.
+    pub client_max_window_bits: u8,
+    /// The server resets its compressor after each message (ours always does).
+    pub server_no_context_takeover: bool,
+}
+
+/// What the `ws://` client offers: permessage-deflate, letting the server limit the client's
+/// window (which it honours with full flushes, as the server side does).
+pub const CLIENT_OFFER: &str = "permessage-deflate; client_max_window_bits";
+
+/// Checks the server's answer to [`CLIENT_OFFER`] (its `Sec-WebSocket-Extensions` value): one
+/// `permessage-deflate` with known, single, well-formed parameters (RFC 7692 §7.1), or why not.
+pub fn accept_response(value: &str) -> Result<Params, String> {
+    let mut exts = value.split(',');
+    let ext = exts.next().unwrap_or("");
+    if exts.next().is_some() {
+        return Err(format!("the server chose extensions that were not offered: {value}"));
+    }
+    let mut parts = ext.split(';').map(str::trim);
+    if parts.next() != Some("permessage-deflate") {
+        return Err(format!("the server chose an extension that was not offered: {value}"));
+    }
+    let mut p = Params {
+        server_max_window_bits: 15,
+        client_no_context_takeover: false,
+        client_max_window_bits: 15,
+        server_no_context_takeover: false,
+    };
+    let mut seen = [false; 4];
+    for param in parts.filter(|x| !x.is_empty()) {
+        let (name, value) = match param.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim().trim_matches('"'))),
+            None => (param, None),
+        };
+        let bits = || {
+            value
+                .and_then(|v| v.parse::<u8>().ok())
+                .filter(|b| (8..=15).contains(b))
+                .ok_or_else(|| format!("bad permessage-deflate parameter in the response: {param}"))
+        };
+        let i = match (name, value) {
+            ("server_no_context_takeover", None) => {
+                p.server_no_context_takeover = true;
+                0
+            }
+            ("client_no_context_takeover", None) => {
+                p.client_no_context_takeover = true;
+                1
+            }
+            ("server_max_window_bits", Some(_)) => {
+                p.server_max_window_bits = bits()?;
+                2
+            }
+            ("client_max_window_bits", Some(_)) => {
+                p.client_max_window_bits = bits()?;
+                3
+            }
+            _ => return Err(format!("bad permessage-deflate parameter in the response: {param}")),
+        };
+        if std::mem::replace(&mut seen[i], true) {
+            return Err(format!("repeated permessage-deflate parameter in the response: {name}"));
+        }
+    }
+    Ok(p)
 }
 
 /// Picks the first acceptable `permessage-deflate` offer of the `Sec-WebSocket-Extensions`
@@ -89,6 +153,8 @@ fn accept<'a>(params: impl Iterator<Item = &'a str>) -> Option<(Params, String)>
         Params {
             server_max_window_bits: server_bits.unwrap_or(15),
             client_no_context_takeover: client_nct,
+            client_max_window_bits: 15,
+            server_no_context_takeover: true,
         },
         response,
     ))
@@ -285,6 +351,26 @@ mod tests {
             c.compress_vec(msg, &mut out, FlushCompress::Sync).unwrap();
             out.truncate(out.len() - 4);
             assert_eq!(inflate(Some(&mut own), &out, 1000).unwrap(), msg);
+        }
+    }
+
+    #[test]
+    fn client_checks_the_servers_answer() {
+        let p = accept_response("permessage-deflate; server_no_context_takeover").unwrap();
+        assert!(p.server_no_context_takeover && !p.client_no_context_takeover);
+        assert_eq!((p.client_max_window_bits, p.server_max_window_bits), (15, 15));
+        let p = accept_response("permessage-deflate;client_max_window_bits=10; server_max_window_bits=\"9\"").unwrap();
+        assert_eq!((p.client_max_window_bits, p.server_max_window_bits), (10, 9));
+        for bad in [
+            "x-webkit-deflate-frame",
+            "permessage-deflate, permessage-deflate",
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate; client_max_window_bits=16",
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            "permessage-deflate; server_no_context_takeover=1",
+            "permessage-deflate; mystery",
+        ] {
+            assert!(accept_response(bad).is_err(), "{bad}");
         }
     }
 }

@@ -336,7 +336,7 @@ fn fragment_added<S: HasCore>(
         // The peer keeps its compression context across messages unless it said it would not.
         let keeps_context = c.deflate.is_some_and(|d| match role {
             Role::Server => !d.client_no_context_takeover,
-            Role::Client => true,
+            Role::Client => !d.server_no_context_takeover,
         });
         let own = if keeps_context {
             Some(c.extra().inflater.get_or_insert_with(deflate::Inflater::new))
@@ -421,7 +421,7 @@ pub(crate) fn encode<S: HasCore>(role: Role, msg: Outgoing<'_>, cx: &mut Context
         Some(d) if !opcode.is_control() => {
             let bits = match role {
                 Role::Server => d.server_max_window_bits,
-                Role::Client => 15,
+                Role::Client => d.client_max_window_bits,
             };
             let mut z = Vec::new();
             deflate::compress(payload, bits, &mut z);

@@ -204,6 +204,12 @@ impl TcpConnection<Ws> {
         self.with_protocol_state(|s| s.core.send_type)
     }
 
+    /// Whether the server accepted permessage-deflate (offered with
+    /// [`Ws::permessage_deflate`](crate::protocol::Ws::permessage_deflate)`(true)`).
+    pub fn is_deflate(&self) -> bool {
+        self.with_protocol_state(|s| s.core.deflate.is_some())
+    }
+
     /// Whether the handshake completed and no close frame was sent or received yet.
     pub fn is_websocket_open(&self) -> bool {
         self.with_protocol_state(|s| s.core.phase == Phase::Open)

@@ -17,11 +17,13 @@ use crate::service::{Service, concrete};
 use crate::worker::Worker;
 
 type ConnectFn = Rc<dyn Fn(&TcpConnection<WebSocket>, &Request, &mut Response)>;
+type ConnectedFn = Rc<dyn Fn(&TcpConnection<WebSocket>, &Request)>;
 
 /// The service of a `websocket://` worker, shared by its connections.
 #[derive(Default)]
 pub(crate) struct ServerService {
     hooks: RefCell<Hooks<WebSocket, ConnectFn>>,
+    connected: RefCell<Option<ConnectedFn>>,
     heartbeat_started: Cell<bool>,
 }
 
@@ -34,6 +36,13 @@ impl ServerService {
         let s = Self::of(worker);
         if let Some(s) = concrete::<WebSocket, ServerService>(Some(&s)) {
             f(&mut s.hooks.borrow_mut());
+        }
+    }
+
+    fn set_connected(worker: &Worker<WebSocket>, f: ConnectedFn) {
+        let s = Self::of(worker);
+        if let Some(s) = concrete::<WebSocket, ServerService>(Some(&s)) {
+            *s.connected.borrow_mut() = Some(f);
         }
     }
 
@@ -63,6 +72,18 @@ impl ServerService {
         let queued = conn.with_protocol_state(|s| s.core.finish_handshake());
         head.extend_from_slice(&queued);
         conn.send_raw(&head);
+        let connected = self.connected.borrow().clone();
+        if let Some(f) = connected {
+            // Once the 101 has left the send buffer: written to the socket, as the hook promises.
+            let conn = conn.clone();
+            let request = h.request;
+            tokio::task::spawn_local(async move {
+                conn.drained().await;
+                if conn.status() == Status::Established {
+                    crate::panic::guard(|| f(&conn, &request));
+                }
+            });
+        }
     }
 }
 
@@ -104,6 +125,14 @@ impl Worker<WebSocket> {
     /// out right after the 101.
     pub fn on_websocket_connect(&self, f: impl Fn(&TcpConnection<WebSocket>, &Request, &mut Response) + 'static) {
         ServerService::with_hooks(self, |h| h.connect = Some(Rc::new(f)));
+    }
+
+    /// Called once the handshake is done and the 101 has been written (Workerman's
+    /// `onWebSocketConnected`), with the handshake request: the connection is a WebSocket now,
+    /// so this is the place to register it, send a welcome, start per-connection timers.
+    /// [`on_websocket_connect`](Self::on_websocket_connect) runs before, and can still refuse.
+    pub fn on_websocket_connected(&self, f: impl Fn(&TcpConnection<WebSocket>, &Request) + 'static) {
+        ServerService::set_connected(self, Rc::new(f));
     }
 
     /// Called with each ping's payload instead of the automatic pong; answer with
