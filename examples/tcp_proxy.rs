@@ -8,7 +8,7 @@
 //! printf world | nc -q1 127.0.0.1 2352          # hello world
 //! ```
 use workerman::protocol::Tcp;
-use workerman::{AsyncTcpConnection, Worker};
+use workerman::{AsyncTcpConnection, Worker, log};
 
 fn main() -> workerman::Result<()> {
     let worker = Worker::<Tcp>::new("tcp://0.0.0.0:2352")?;
@@ -18,7 +18,7 @@ fn main() -> workerman::Result<()> {
         let upstream = match AsyncTcpConnection::<Tcp>::new("tcp://127.0.0.1:2347") {
             Ok(u) => u,
             Err(e) => {
-                Worker::log(&format!("tcp_proxy: {e}"));
+                log!("tcp_proxy: {e}");
                 client.close();
                 return;
             }
@@ -28,7 +28,7 @@ fn main() -> workerman::Result<()> {
         upstream.pipe(client);
         let c = client.clone();
         upstream.on_error(move |_, e| {
-            Worker::log(&format!("tcp_proxy: upstream: {e}"));
+            log!("tcp_proxy: upstream: {e}");
             c.close();
         });
         upstream.connect();

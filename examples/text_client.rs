@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use workerman::protocol::Text;
-use workerman::{AsyncTcpConnection, Timer, Worker};
+use workerman::{AsyncTcpConnection, Timer, Worker, log};
 
 fn main() -> workerman::Result<()> {
     let worker = Worker::without_listener();
@@ -21,20 +21,20 @@ fn main() -> workerman::Result<()> {
         let conn = match AsyncTcpConnection::<Text>::new(&server) {
             Ok(c) => c,
             Err(e) => {
-                Worker::log(&format!("text_client: {e}"));
+                log!("text_client: {e}");
                 return;
             }
         };
         conn.on_connect(|c| {
-            Worker::log(&format!(
+            log!(
                 "text_client: connected to {}",
                 c.remote_address().map(|a| a.to_string()).unwrap_or_default()
-            ))
+            )
         });
-        conn.on_message(|_, line| Worker::log(&format!("text_client: got {line}")));
-        conn.on_error(|_, e| Worker::log(&format!("text_client: {e}")));
+        conn.on_message(|_, line| log!("text_client: got {line}"));
+        conn.on_error(|_, e| log!("text_client: {e}"));
         conn.on_close(|c| {
-            Worker::log("text_client: closed; reconnecting in 1 s");
+            log!("text_client: closed; reconnecting in 1 s");
             c.reconnect(Duration::from_secs(1));
         });
         conn.connect();

@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use workerman::{Timer, Worker};
+use workerman::{Timer, Worker, log};
 
 fn main() -> workerman::Result<()> {
     let worker = Worker::without_listener();
@@ -17,15 +17,12 @@ fn main() -> workerman::Result<()> {
         let id = w.id();
         Timer::add(Duration::from_secs(1), true, move || {
             ticks.set(ticks.get() + 1);
-            Worker::log(&format!("timer[{id}] tick {}", ticks.get()));
+            log!("timer[{id}] tick {}", ticks.get());
         });
         Timer::add(Duration::from_secs(3), false, move || {
-            Worker::log(&format!(
-                "timer[{id}] one-shot after 3 s (timers now: {})",
-                Timer::count()
-            ));
+            log!("timer[{id}] one-shot after 3 s (timers now: {})", Timer::count());
         });
     });
-    worker.on_worker_stop(|w| Worker::log(&format!("timer[{}] stopping", w.id())));
+    worker.on_worker_stop(|w| log!("timer[{}] stopping", w.id()));
     Worker::run_all()
 }
