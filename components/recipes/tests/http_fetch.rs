@@ -67,7 +67,7 @@ fn fetches_round_trip_a_slow_upstream_stalls_nothing_and_a_restarted_upstream_is
     support::common::connect(PORT);
 
     let mut pids = std::collections::BTreeSet::new();
-    for n in [0usize, 1, 1000, 70_000].iter().cycle().take(40) {
+    for n in [0usize, 1, 1000, 70_000].iter().cycle().take(400) {
         let r = http(PORT, "GET", &format!("/fetch?url=http://127.0.0.1:{up}/data/{n}"), "");
         assert_eq!(
             (r.status, r.body.as_str()),

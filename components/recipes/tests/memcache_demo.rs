@@ -43,7 +43,7 @@ fn values_round_trip_survive_a_paused_and_a_restarted_memcached() {
 
     assert_eq!(http(PORT, "GET", "/get/absent", "").status, 404);
     let mut pids = std::collections::BTreeSet::new();
-    for i in 0..40 {
+    for i in 0..400 {
         let value = format!("value {i} with spaces\r\nand a CRLF ✓");
         let r = http(PORT, "POST", &format!("/set/k{i}"), &value);
         assert_eq!((r.status, r.body.as_str()), (200, "STORED"));

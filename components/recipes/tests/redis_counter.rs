@@ -63,7 +63,7 @@ fn counter_round_trips_survives_a_slow_redis_and_a_redis_restart() {
         n += 1;
         assert_eq!((r.status, r.body.as_str()), (200, n.to_string().as_str()), "{r:?}");
         pids.insert(r.pid);
-        assert!(n < 50, "one process answered every request");
+        assert!(n < 1000, "one process answered every request");
     }
     assert_eq!(
         redis_cmd(rport, &["GET", "visits"]),
