@@ -176,8 +176,10 @@ impl GlobalDataClient {
     }
 
     async fn call(&self, cmd: &str, key: &Key, extra: &[(&str, Value)]) -> Result<Vec<u8>> {
-        let Backend::Servers(servers) = &*self.backend else {
-            unreachable!("only built-in servers take wire requests")
+        let servers = match &*self.backend {
+            Backend::Servers(servers) => servers,
+            #[cfg(feature = "redis")]
+            Backend::Redis(_) => unreachable!("only built-in servers take wire requests"),
         };
         let server = &servers[shard_index(key, servers.len())];
         let reply = server.call(&request(cmd, key, extra), self.timeout).await?;
