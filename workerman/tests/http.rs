@@ -11,29 +11,19 @@ use std::time::Duration;
 use workerman::protocol::Http;
 use workerman::protocol::http::{Chunk, HttpConnectionExt, Response, ServerSentEvent, StaticFiles};
 use workerman::{Timer, Worker};
+use workerman_testkit::{TIMEOUT, connect_addr, have, serve, skip};
 
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Runs `setup` in a server thread with `Worker::run_standalone`; returns the worker's address.
-fn serve<F>(setup: F) -> SocketAddr
+/// An in-process HTTP server on port 0 (the harness's [`serve`]); returns its address.
+fn http_server<F>(setup: F) -> SocketAddr
 where
     F: FnOnce() -> Worker<Http> + Send + 'static,
 {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let worker = setup();
-        let probe = Worker::without_listener();
-        probe.on_worker_start(move |_| {
-            let _ = tx.send(worker.local_addrs()[0]);
-        });
-        Worker::run_standalone()
-    });
-    rx.recv_timeout(TIMEOUT).expect("server did not start")
+    serve(move |_: mpsc::Sender<()>| setup()).addr
 }
 
 /// Answers every request with `method path body` as text, except a few special paths.
 fn echo_server() -> SocketAddr {
-    serve(|| {
+    http_server(|| {
         let w = Worker::<Http>::new("http://127.0.0.1:0").unwrap();
         w.set_max_package_size(64 * 1024);
         w.on_message(|c, req| {
@@ -58,12 +48,6 @@ fn echo_server() -> SocketAddr {
         });
         w
     })
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(TIMEOUT)).unwrap();
-    s
 }
 
 #[derive(Debug)]
@@ -147,7 +131,7 @@ fn read_to_close(s: &mut impl Read) -> Vec<u8> {
 #[test]
 fn hello_keep_alive_and_plain_string_defaults() {
     let addr = echo_server();
-    let s = connect(addr);
+    let s = connect_addr(addr);
     let mut r = BufReader::new(s.try_clone().unwrap());
     for i in 0..3 {
         (&s).write_all(format!("GET /n{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
@@ -166,7 +150,7 @@ fn hello_keep_alive_and_plain_string_defaults() {
 #[test]
 fn pipelined_requests_in_one_write_are_answered_in_order() {
     let addr = echo_server();
-    let s = connect(addr);
+    let s = connect_addr(addr);
     let mut r = BufReader::new(s.try_clone().unwrap());
     let mut batch = Vec::new();
     for i in 0..200 {
@@ -203,14 +187,14 @@ fn pipelined_requests_in_one_write_are_answered_in_order() {
 #[test]
 fn connection_close_and_http10_end_the_connection() {
     let addr = echo_server();
-    let mut s = connect(addr);
+    let mut s = connect_addr(addr);
     s.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /ignored HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     let all = String::from_utf8(read_to_close(&mut s)).unwrap();
     assert!(all.contains("Connection: close\r\n"), "{all}");
     assert!(all.ends_with("GET /a "), "one response only: {all}");
 
-    let mut s = connect(addr);
+    let mut s = connect_addr(addr);
     s.write_all(b"GET /b HTTP/1.0\r\n\r\n").unwrap();
     let all = String::from_utf8(read_to_close(&mut s)).unwrap();
     assert!(
@@ -219,7 +203,7 @@ fn connection_close_and_http10_end_the_connection() {
     );
 
     // HTTP/1.0 with keep-alive stays open.
-    let s = connect(addr);
+    let s = connect_addr(addr);
     let mut r = BufReader::new(s.try_clone().unwrap());
     for _ in 0..2 {
         (&s).write_all(b"GET /c HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
@@ -227,7 +211,7 @@ fn connection_close_and_http10_end_the_connection() {
         assert_eq!(read_resp(&mut r, false).header("connection"), Some("keep-alive"));
     }
     // The app closing with a response.
-    let mut s = connect(addr);
+    let mut s = connect_addr(addr);
     s.write_all(b"GET /close HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert!(
         String::from_utf8(read_to_close(&mut s))
@@ -239,7 +223,7 @@ fn connection_close_and_http10_end_the_connection() {
 #[test]
 fn head_request_gets_headers_only() {
     let addr = echo_server();
-    let s = connect(addr);
+    let s = connect_addr(addr);
     let mut r = BufReader::new(s.try_clone().unwrap());
     (&s).write_all(b"HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
@@ -350,7 +334,7 @@ fn malformed_requests_table() {
         ),
     ];
     for (what, wire, status) in table {
-        let mut s = connect(addr);
+        let mut s = connect_addr(addr);
         let _ = s.write_all(wire.as_bytes());
         let all = String::from_utf8_lossy(&read_to_close(&mut s)).into_owned();
         assert!(
@@ -361,7 +345,7 @@ fn malformed_requests_table() {
         assert!(!all.contains("smuggled"), "{what}: smuggled request answered: {all:?}");
     }
     // A good request before a bad one on the same connection is answered first.
-    let mut s = connect(addr);
+    let mut s = connect_addr(addr);
     s.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nBREW / HTTP/1.1\r\n\r\n")
         .unwrap();
     let all = String::from_utf8_lossy(&read_to_close(&mut s)).into_owned();
@@ -373,7 +357,7 @@ fn malformed_requests_table() {
 
 #[test]
 fn chunked_and_sse_responses() {
-    let addr = serve(|| {
+    let addr = http_server(|| {
         let w = Worker::<Http>::new("http://127.0.0.1:0").unwrap();
         w.on_message(|c, req| match req.path() {
             "/chunked" => {
@@ -410,7 +394,7 @@ fn chunked_and_sse_responses() {
         });
         w
     });
-    let s = connect(addr);
+    let s = connect_addr(addr);
     let mut r = BufReader::new(s.try_clone().unwrap());
     (&s).write_all(b"GET /chunked HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
@@ -418,7 +402,7 @@ fn chunked_and_sse_responses() {
     assert_eq!(resp.text(), "hello world");
     assert_eq!(read_resp(&mut r, false).text(), "x");
 
-    let mut s = connect(addr);
+    let mut s = connect_addr(addr);
     s.write_all(b"GET /sse HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let all = String::from_utf8(read_to_close(&mut s)).unwrap();
     let (head, events) = all.split_once("\r\n\r\n").unwrap();
@@ -442,7 +426,7 @@ fn static_files_stream_with_range_and_304() {
     std::fs::write(dir.join("small.txt"), "small file").unwrap();
     std::fs::write(dir.join("../wm-secret.txt"), "secret").unwrap();
     let root = dir.clone();
-    let addr = serve(move || {
+    let addr = http_server(move || {
         let files = StaticFiles::new("/static", &root).unwrap();
         let w = Worker::<Http>::new("http://127.0.0.1:0").unwrap();
         w.on_message(move |c, req| match files.serve(&req) {
@@ -455,7 +439,7 @@ fn static_files_stream_with_range_and_304() {
         });
         w
     });
-    let s = connect(addr);
+    let s = connect_addr(addr);
     let mut r = BufReader::new(s.try_clone().unwrap());
     // Pipelined: the big file, then a small one; the second waits for the stream to finish.
     (&s).write_all(b"GET /static/big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /static/small.txt HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -509,17 +493,10 @@ fn static_files_stream_with_range_and_304() {
     let _ = std::fs::remove_file(dir.join("../wm-secret.txt"));
 }
 
-fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn curl_json_form_and_multipart_upload() {
     assert!(have("curl"), "curl is required (apt-get install curl)");
-    let addr = serve(|| {
+    let addr = http_server(|| {
         let w = Worker::<Http>::new("http://127.0.0.1:0").unwrap();
         w.on_message(|c, req| {
             let mut out = String::new();
@@ -640,7 +617,7 @@ print("ok")
 
 #[test]
 fn async_handlers_keep_pipelined_order() {
-    let addr = serve(|| {
+    let addr = http_server(|| {
         let w = Worker::<Http>::new("http://127.0.0.1:0").unwrap();
         w.on_message(|c, req| {
             c.respond_with(async move {
@@ -652,7 +629,7 @@ fn async_handlers_keep_pipelined_order() {
         });
         w
     });
-    let s = connect(addr);
+    let s = connect_addr(addr);
     let mut r = BufReader::new(s.try_clone().unwrap());
     (&s).write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
@@ -662,7 +639,7 @@ fn async_handlers_keep_pipelined_order() {
 
 /// Counts visits per session with `sessions`; `/login` regenerates the id.
 fn session_server(make: impl FnOnce() -> workerman::protocol::http::session::Sessions + Send + 'static) -> SocketAddr {
-    serve(move || {
+    http_server(move || {
         let sessions = make();
         let w = Worker::<Http>::new("http://127.0.0.1:0").unwrap();
         w.on_message(move |c, req| {
@@ -788,7 +765,7 @@ fn redis_for_tests() -> Option<(String, Option<OwnRedis>)> {
 fn redis_sessions_with_python_requests() {
     use workerman::protocol::http::session::{RedisConfig, Sessions};
     let Some((addr, _own)) = redis_for_tests() else {
-        eprintln!("skipped: no WORKERMAN_TEST_REDIS and no redis-server binary");
+        skip("no WORKERMAN_TEST_REDIS and no redis-server binary");
         return;
     };
     let prefix = format!("wm_test_{}_", std::process::id());
@@ -820,7 +797,7 @@ fn send_of_file_responses_small_large_and_unreadable() {
     // A file that disappears between building the response and sending it: unreadable.
     std::fs::write(dir.join("gone.txt"), "soon gone").unwrap();
     let root = dir.clone();
-    let addr = serve(move || {
+    let addr = http_server(move || {
         let w = Worker::<Http>::new("http://127.0.0.1:0").unwrap();
         w.on_message(move |c, req| {
             let name = req.path().trim_start_matches('/').to_string();
@@ -832,7 +809,7 @@ fn send_of_file_responses_small_large_and_unreadable() {
         });
         w
     });
-    let s = connect(addr);
+    let s = connect_addr(addr);
     let mut r = BufReader::new(s.try_clone().unwrap());
     (&s).write_all(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
@@ -847,7 +824,7 @@ fn send_of_file_responses_small_large_and_unreadable() {
     assert_eq!(big.status, 500);
     assert!(read_to_close(&mut r).is_empty());
     // A file that cannot be opened when the response goes out: 403, then close.
-    let s = connect(addr);
+    let s = connect_addr(addr);
     let mut r = BufReader::new(s.try_clone().unwrap());
     (&s).write_all(b"GET /gone.txt HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert_eq!(read_resp(&mut r, false).status, 403);

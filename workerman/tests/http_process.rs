@@ -1,6 +1,7 @@
 //! HTTP process tests: `http_hello` (port 2345) and `http_app` (port 2355) run through their CLI
 //! and are driven by real clients (Python `requests`, curl-like raw sockets). Fixed ports, so these
-//! run one at a time (a lock here; the `process` test group in .config/nextest.toml).
+//! run one at a time (the harness's examples guard; the `process` test group in
+//! .config/nextest.toml saves nextest the wait).
 
 use std::collections::HashSet;
 use std::fs;
@@ -11,8 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-mod common;
-use common::*;
+use workerman_testkit::*;
 
 fn python(script: &str) {
     let out = Command::new("python3")

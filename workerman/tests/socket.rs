@@ -10,41 +10,9 @@ use std::thread;
 use std::time::Duration;
 
 use bytes::Bytes;
-use workerman::protocol::{Frame, Protocol, Tcp, Text};
+use workerman::protocol::{Frame, Tcp, Text};
 use workerman::{ConnectionError, Error, SendResult, Timer, Worker};
-
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-type Server = thread::JoinHandle<workerman::Result<()>>;
-
-/// Runs `setup` in a new server thread, then `Worker::run_standalone`. `setup` gets a sender
-/// for the test's own events; it returns the worker whose port the test connects to.
-fn serve<P, T, F>(setup: F) -> (SocketAddr, mpsc::Receiver<T>, Server)
-where
-    P: Protocol,
-    T: Send + 'static,
-    F: FnOnce(mpsc::Sender<T>) -> Worker<P> + Send + 'static,
-{
-    let (addr_tx, addr_rx) = mpsc::channel();
-    let (tx, rx) = mpsc::channel();
-    let server = thread::spawn(move || {
-        let worker = setup(tx);
-        // Registered after the test's workers, so it runs once they listen.
-        let probe = Worker::without_listener();
-        probe.on_worker_start(move |_| {
-            let _ = addr_tx.send(worker.local_addrs()[0]);
-        });
-        Worker::run_standalone()
-    });
-    let addr = addr_rx.recv_timeout(TIMEOUT).expect("server did not start");
-    (addr, rx, server)
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(TIMEOUT)).unwrap();
-    s
-}
+use workerman_testkit::{Served, TIMEOUT, connect_addr, serve};
 
 fn lines(s: &TcpStream) -> BufReader<TcpStream> {
     BufReader::new(s.try_clone().unwrap())
@@ -80,7 +48,11 @@ fn text_echo(_: mpsc::Sender<()>) -> Worker<Text> {
 
 #[test]
 fn tcp_delivers_each_read_and_replies() {
-    let (addr, _rx, _s) = serve(|_: mpsc::Sender<()>| {
+    let Served {
+        addr,
+        rx: _rx,
+        thread: _s,
+    } = serve(|_: mpsc::Sender<()>| {
         let w = Worker::<Tcp>::new("tcp://127.0.0.1:0").unwrap();
         w.on_message(|c, data| {
             let mut reply = b"hello ".to_vec();
@@ -93,7 +65,7 @@ fn tcp_delivers_each_read_and_replies() {
         });
         w
     });
-    let mut s = connect(addr);
+    let mut s = connect_addr(addr);
     s.write_all(b"world").unwrap();
     let mut buf = [0u8; 64];
     let n = s.read(&mut buf).unwrap();
@@ -102,8 +74,12 @@ fn tcp_delivers_each_read_and_replies() {
 
 #[test]
 fn text_pipelined_and_split_lines_answer_in_order() {
-    let (addr, _rx, _s) = serve(text_echo);
-    let s = connect(addr);
+    let Served {
+        addr,
+        rx: _rx,
+        thread: _s,
+    } = serve(text_echo);
+    let s = connect_addr(addr);
     let mut r = lines(&s);
     (&s).write_all(b"one\ntwo\r\nthr").unwrap();
     assert_eq!(read_line(&mut r), "echo:one\n");
@@ -120,7 +96,11 @@ fn text_pipelined_and_split_lines_answer_in_order() {
 
 #[test]
 fn bad_input_closes_only_that_connection() {
-    let (addr, _rx, _s) = serve(|_: mpsc::Sender<()>| {
+    let Served {
+        addr,
+        rx: _rx,
+        thread: _s,
+    } = serve(|_: mpsc::Sender<()>| {
         let w = Worker::<Frame>::new("frame://127.0.0.1:0").unwrap();
         w.set_max_package_size(1024);
         w.on_message(|c, body: Bytes| {
@@ -128,7 +108,7 @@ fn bad_input_closes_only_that_connection() {
         });
         w
     });
-    let good = connect(addr);
+    let good = connect_addr(addr);
     let mut good_r = BufReader::new(good.try_clone().unwrap());
     let frame = |body: &[u8]| {
         let mut f = ((body.len() + 4) as u32).to_be_bytes().to_vec();
@@ -141,11 +121,11 @@ fn bad_input_closes_only_that_connection() {
     assert_eq!(&buf, b"\0\0\0\x09first");
 
     // Too big for max_package_size.
-    let mut big = connect(addr);
+    let mut big = connect_addr(addr);
     big.write_all(&[0, 0, 0x10, 0]).unwrap();
     read_to_close(&mut big);
     // A length below the header size.
-    let mut short = connect(addr);
+    let mut short = connect_addr(addr);
     short.write_all(&[0, 0, 0, 2, 9, 9]).unwrap();
     read_to_close(&mut short);
     // Garbage text on a text worker would be the same; the good connection is untouched.
@@ -157,15 +137,19 @@ fn bad_input_closes_only_that_connection() {
 
 #[test]
 fn oversized_text_line_closes_connection() {
-    let (addr, _rx, _s) = serve(|_: mpsc::Sender<()>| {
+    let Served {
+        addr,
+        rx: _rx,
+        thread: _s,
+    } = serve(|_: mpsc::Sender<()>| {
         let w = text_echo(mpsc::channel().0);
         w.set_max_package_size(64);
         w
     });
-    let mut s = connect(addr);
+    let mut s = connect_addr(addr);
     s.write_all(&[b'x'; 100]).unwrap();
     read_to_close(&mut s);
-    let ok = connect(addr);
+    let ok = connect_addr(addr);
     let mut r = lines(&ok);
     (&ok).write_all(b"short\n").unwrap();
     assert_eq!(read_line(&mut r), "echo:short\n");
@@ -173,7 +157,7 @@ fn oversized_text_line_closes_connection() {
 
 #[test]
 fn close_with_flushes_then_closes_and_on_close_runs_once() {
-    let (addr, rx, _s) = serve(|tx: mpsc::Sender<u64>| {
+    let Served { addr, rx, thread: _s } = serve(|tx: mpsc::Sender<u64>| {
         let w = Worker::<Text>::new("text://127.0.0.1:0").unwrap();
         w.on_message(|c, line| {
             if line == "bye" {
@@ -184,7 +168,7 @@ fn close_with_flushes_then_closes_and_on_close_runs_once() {
         w.on_close(move |c| tx.send(c.id()).unwrap());
         w
     });
-    let mut s = connect(addr);
+    let mut s = connect_addr(addr);
     s.write_all(b"bye\n").unwrap();
     assert_eq!(read_to_close(&mut s), b"goodbye\n");
     let id = rx.recv_timeout(TIMEOUT).unwrap();
@@ -197,7 +181,7 @@ fn close_with_flushes_then_closes_and_on_close_runs_once() {
 
 #[test]
 fn client_disconnect_runs_on_close_and_updates_connections() {
-    let (addr, rx, _s) = serve(|tx: mpsc::Sender<(u64, usize)>| {
+    let Served { addr, rx, thread: _s } = serve(|tx: mpsc::Sender<(u64, usize)>| {
         let w = Worker::<Text>::new("text://127.0.0.1:0").unwrap();
         let w2 = w.clone();
         w.on_connect(move |c| assert!(w2.connection(c.id()).is_some()));
@@ -205,8 +189,8 @@ fn client_disconnect_runs_on_close_and_updates_connections() {
         w.on_close(move |c| tx.send((c.id(), w3.connection_count())).unwrap());
         w
     });
-    let a = connect(addr);
-    let b = connect(addr);
+    let a = connect_addr(addr);
+    let b = connect_addr(addr);
     drop(a);
     let (_, left) = rx.recv_timeout(TIMEOUT).unwrap();
     assert_eq!(left, 1);
@@ -217,7 +201,11 @@ fn client_disconnect_runs_on_close_and_updates_connections() {
 
 #[test]
 fn broadcast_through_worker_connections() {
-    let (addr, _rx, _s) = serve(|_: mpsc::Sender<()>| {
+    let Served {
+        addr,
+        rx: _rx,
+        thread: _s,
+    } = serve(|_: mpsc::Sender<()>| {
         let w = Worker::<Text>::new("text://127.0.0.1:0").unwrap();
         w.on_connect(|c| {
             c.send("welcome");
@@ -230,7 +218,7 @@ fn broadcast_through_worker_connections() {
         });
         w
     });
-    let clients: Vec<TcpStream> = (0..3).map(|_| connect(addr)).collect();
+    let clients: Vec<TcpStream> = (0..3).map(|_| connect_addr(addr)).collect();
     let mut readers: Vec<_> = clients.iter().map(lines).collect();
     // Once each client got its welcome, all three are registered with the worker.
     for r in &mut readers {
@@ -248,7 +236,11 @@ fn broadcast_through_worker_connections() {
 fn per_connection_data_and_callback_override() {
     #[derive(Clone, Debug, PartialEq)]
     struct Uid(u32);
-    let (addr, _rx, _s) = serve(|_: mpsc::Sender<()>| {
+    let Served {
+        addr,
+        rx: _rx,
+        thread: _s,
+    } = serve(|_: mpsc::Sender<()>| {
         let w = Worker::<Text>::new("text://127.0.0.1:0").unwrap();
         let next = Rc::new(Cell::new(0));
         w.on_connect(move |c| {
@@ -272,7 +264,7 @@ fn per_connection_data_and_callback_override() {
         });
         w
     });
-    let s = connect(addr);
+    let s = connect_addr(addr);
     let mut r = lines(&s);
     (&s).write_all(b"a\n").unwrap();
     assert_eq!(read_line(&mut r), "uid 101\n");
@@ -290,7 +282,7 @@ fn send_buffer_limit_full_drain_and_failures() {
         Error(ConnectionError),
         Results(Vec<SendResult>),
     }
-    let (addr, rx, _s) = serve(|tx: mpsc::Sender<Ev>| {
+    let Served { addr, rx, thread: _s } = serve(|tx: mpsc::Sender<Ev>| {
         let w = Worker::<Tcp>::new("tcp://127.0.0.1:0").unwrap();
         w.set_max_send_buffer_size(64 * 1024);
         let t = tx.clone();
@@ -311,7 +303,7 @@ fn send_buffer_limit_full_drain_and_failures() {
         });
         w
     });
-    let mut s = connect(addr);
+    let mut s = connect_addr(addr);
     s.write_all(b"go").unwrap();
     let mut results = None;
     let (mut full, mut dropped) = (0, 0);
@@ -349,7 +341,11 @@ fn send_buffer_limit_full_drain_and_failures() {
 
 #[test]
 fn pause_and_resume_recv() {
-    let (addr, _rx, _s) = serve(|_: mpsc::Sender<()>| {
+    let Served {
+        addr,
+        rx: _rx,
+        thread: _s,
+    } = serve(|_: mpsc::Sender<()>| {
         let w = Worker::<Text>::new("text://127.0.0.1:0").unwrap();
         w.on_message(|c, line| {
             c.send(format!("got {line}"));
@@ -364,7 +360,7 @@ fn pause_and_resume_recv() {
         });
         w
     });
-    let s = connect(addr);
+    let s = connect_addr(addr);
     let mut r = lines(&s);
     // "after" arrives in the same read as "pause" and stays buffered until resume.
     (&s).write_all(b"pause\nafter\n").unwrap();
@@ -375,7 +371,11 @@ fn pause_and_resume_recv() {
 
 #[test]
 fn pipe_connects_two_clients_with_backpressure() {
-    let (addr, _rx, _s) = serve(|_: mpsc::Sender<()>| {
+    let Served {
+        addr,
+        rx: _rx,
+        thread: _s,
+    } = serve(|_: mpsc::Sender<()>| {
         let w = Worker::<Tcp>::new("tcp://127.0.0.1:0").unwrap();
         w.set_max_send_buffer_size(16 * 1024);
         let waiting = Rc::new(std::cell::RefCell::new(None::<workerman::TcpConnection<Tcp>>));
@@ -396,8 +396,8 @@ fn pipe_connects_two_clients_with_backpressure() {
         });
         w
     });
-    let mut a = connect(addr);
-    let mut b = connect(addr);
+    let mut a = connect_addr(addr);
+    let mut b = connect_addr(addr);
     // 8 MiB from a to b while b reads slowly: the server must not buffer it all.
     const TOTAL: usize = 8 << 20;
     let writer = thread::spawn(move || {
@@ -427,7 +427,7 @@ fn pipe_connects_two_clients_with_backpressure() {
 
 #[test]
 fn timers_add_delete_and_count() {
-    let (addr, rx, _s) = serve(|tx: mpsc::Sender<String>| {
+    let Served { addr, rx, thread: _s } = serve(|tx: mpsc::Sender<String>| {
         let w = Worker::<Text>::new("text://127.0.0.1:0").unwrap();
         w.on_worker_start(move |_| {
             let ticks = Rc::new(Cell::new(0));
@@ -459,7 +459,11 @@ fn timers_add_delete_and_count() {
 
 #[test]
 fn async_work_replies_later() {
-    let (addr, _rx, _s) = serve(|_: mpsc::Sender<()>| {
+    let Served {
+        addr,
+        rx: _rx,
+        thread: _s,
+    } = serve(|_: mpsc::Sender<()>| {
         let w = Worker::<Text>::new("text://127.0.0.1:0").unwrap();
         w.on_message(|c, line| {
             let c = c.clone();
@@ -471,7 +475,7 @@ fn async_work_replies_later() {
         });
         w
     });
-    let s = connect(addr);
+    let s = connect_addr(addr);
     let mut r = lines(&s);
     (&s).write_all(b"a\nb\n").unwrap();
     assert_eq!(read_line(&mut r), "later a\n");
@@ -480,7 +484,7 @@ fn async_work_replies_later() {
 
 #[test]
 fn error_handler_keeps_the_process_serving() {
-    let (addr, rx, _s) = serve(|tx: mpsc::Sender<String>| {
+    let Served { addr, rx, thread: _s } = serve(|tx: mpsc::Sender<String>| {
         let w = Worker::<Text>::new("text://127.0.0.1:0").unwrap();
         w.set_error_handler(move |report| {
             tx.send(format!("{} @ {}", report.message(), report.location()))
@@ -494,7 +498,7 @@ fn error_handler_keeps_the_process_serving() {
         });
         w
     });
-    let s = connect(addr);
+    let s = connect_addr(addr);
     let mut r = lines(&s);
     (&s).write_all(b"boom\nafter\n").unwrap();
     assert_eq!(read_line(&mut r), "ok after\n");
@@ -505,12 +509,16 @@ fn error_handler_keeps_the_process_serving() {
 
 #[test]
 fn panic_without_handler_stops_standalone_run() {
-    let (addr, _rx, server) = serve(|_: mpsc::Sender<()>| {
+    let Served {
+        addr,
+        rx: _rx,
+        thread: server,
+    } = serve(|_: mpsc::Sender<()>| {
         let w = Worker::<Text>::new("text://127.0.0.1:0").unwrap();
         w.on_message(|_, _| panic!("unhandled"));
         w
     });
-    let mut s = connect(addr);
+    let mut s = connect_addr(addr);
     s.write_all(b"x\n").unwrap();
     read_to_close(&mut s);
     match server.join().unwrap() {
@@ -521,7 +529,11 @@ fn panic_without_handler_stops_standalone_run() {
 
 #[test]
 fn stop_all_closes_connections_and_returns() {
-    let (addr, rx, server) = serve(|tx: mpsc::Sender<&'static str>| {
+    let Served {
+        addr,
+        rx,
+        thread: server,
+    } = serve(|tx: mpsc::Sender<&'static str>| {
         let w = Worker::<Text>::new("text://127.0.0.1:0").unwrap();
         let t = tx.clone();
         w.on_worker_stop(move |_| t.send("stopping").unwrap());
@@ -533,8 +545,8 @@ fn stop_all_closes_connections_and_returns() {
         });
         w
     });
-    let mut idle = connect(addr);
-    let mut s = connect(addr);
+    let mut idle = connect_addr(addr);
+    let mut s = connect_addr(addr);
     s.write_all(b"stop\n").unwrap();
     assert_eq!(read_to_close(&mut s), b"bye\n");
     read_to_close(&mut idle);
@@ -545,7 +557,7 @@ fn stop_all_closes_connections_and_returns() {
 
 #[test]
 fn listen_from_on_worker_start() {
-    let (addr, rx, _s) = serve(|tx: mpsc::Sender<SocketAddr>| {
+    let Served { addr, rx, thread: _s } = serve(|tx: mpsc::Sender<SocketAddr>| {
         let w = Worker::without_listener();
         w.on_worker_start(move |_| {
             let inner = Worker::<Text>::new("text://127.0.0.1:0").unwrap();
@@ -564,7 +576,7 @@ fn listen_from_on_worker_start() {
     });
     let _ = addr;
     let inner = rx.recv_timeout(TIMEOUT).unwrap();
-    let s = connect(inner);
+    let s = connect_addr(inner);
     let mut r = lines(&s);
     (&s).write_all(b"hi\n").unwrap();
     assert_eq!(read_line(&mut r), "inner hi\n");
@@ -586,7 +598,11 @@ fn scheme_must_match_protocol() {
 
 #[test]
 fn busy_timers_do_not_starve_connections() {
-    let (addr, rx, server) = serve(|tx: mpsc::Sender<u64>| {
+    let Served {
+        addr,
+        rx,
+        thread: server,
+    } = serve(|tx: mpsc::Sender<u64>| {
         let w = text_echo(mpsc::channel().0);
         let spins = Rc::new(Cell::new(0u64));
         let s = spins.clone();
@@ -607,7 +623,7 @@ fn busy_timers_do_not_starve_connections() {
         });
         w
     });
-    let s = connect(addr);
+    let s = connect_addr(addr);
     let mut r = lines(&s);
     for i in 0..50 {
         (&s).write_all(format!("{i}\n").as_bytes()).unwrap();
@@ -623,7 +639,7 @@ fn busy_timers_do_not_starve_connections() {
 fn a_peer_that_does_not_read_is_not_read_either() {
     // An echo server and a client that writes without ever reading: the server's send buffer
     // must stop growing near its limit (reading pauses), not absorb everything.
-    let (addr, rx, _s) = serve(|tx: mpsc::Sender<usize>| {
+    let Served { addr, rx, thread: _s } = serve(|tx: mpsc::Sender<usize>| {
         let w = Worker::<Tcp>::new("tcp://127.0.0.1:0").unwrap();
         w.set_max_send_buffer_size(64 * 1024);
         w.on_message(move |c, data| {
@@ -632,7 +648,7 @@ fn a_peer_that_does_not_read_is_not_read_either() {
         });
         w
     });
-    let mut s = connect(addr);
+    let mut s = connect_addr(addr);
     let writer = thread::spawn(move || {
         s.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
         let chunk = vec![1u8; 64 * 1024];

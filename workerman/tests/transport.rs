@@ -12,18 +12,7 @@ use std::time::Duration;
 
 use workerman::protocol::Text;
 use workerman::{AsyncTcpConnection, AsyncUdpConnection, ConnectionError, Transport, Worker};
-
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Runs `setup` and the workers it creates in a server thread; returns its reports.
-fn serve<T: Send + 'static>(setup: impl FnOnce(mpsc::Sender<T>) + Send + 'static) -> mpsc::Receiver<T> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        setup(tx);
-        Worker::run_standalone()
-    });
-    rx
-}
+use workerman_testkit::{TIMEOUT, run, scratch_dir, test_cert};
 
 fn text_echo(addr: &str) -> Worker<Text> {
     let w = Worker::<Text>::new(addr).unwrap();
@@ -52,7 +41,7 @@ fn temp_path(name: &str) -> PathBuf {
 
 #[test]
 fn udp_worker_frames_each_datagram_and_replies_per_send() {
-    let rx = serve(|tx: mpsc::Sender<SocketAddr>| {
+    let rx = run(|tx: mpsc::Sender<SocketAddr>| {
         let w = udp_text_echo("udp://127.0.0.1:0");
         report_addr(&w, tx, |a| a);
     });
@@ -91,7 +80,7 @@ fn udp_worker_with_only_on_message_is_refused_with_the_fix() {
 
 #[test]
 fn async_udp_connection_talks_to_a_udp_worker() {
-    let rx = serve(|tx: mpsc::Sender<String>| {
+    let rx = run(|tx: mpsc::Sender<String>| {
         let w = udp_text_echo("udp://127.0.0.1:0");
         w.on_worker_start(move |w| {
             let addr = w.local_addrs()[0];
@@ -121,7 +110,7 @@ fn unix_worker_replaces_a_stale_socket_and_serves() {
     drop(UnixListener::bind(&path).unwrap()); // leaves a stale socket file behind
     assert!(path.exists());
     let p = path.clone();
-    let rx = serve(move |tx: mpsc::Sender<()>| {
+    let rx = run(move |tx: mpsc::Sender<()>| {
         let w = text_echo(&format!("unix://{}", p.display()));
         w.on_worker_start(move |_| tx.send(()).unwrap());
     });
@@ -137,7 +126,7 @@ fn unix_worker_replaces_a_stale_socket_and_serves() {
 
 #[test]
 fn async_tcp_connection_queues_before_connect_and_talks() {
-    let rx = serve(|tx: mpsc::Sender<String>| {
+    let rx = run(|tx: mpsc::Sender<String>| {
         let w = text_echo("text://127.0.0.1:0");
         w.on_worker_start(move |w| {
             let addr = w.local_addrs()[0];
@@ -169,7 +158,7 @@ fn connect_failure_reports_then_reconnects_until_the_server_appears() {
         .local_addr()
         .unwrap()
         .port();
-    let rx = serve(move |tx: mpsc::Sender<String>| {
+    let rx = run(move |tx: mpsc::Sender<String>| {
         let w = Worker::without_listener();
         w.on_worker_start(move |_| {
             let conn = AsyncTcpConnection::<Text>::new(&format!("text://127.0.0.1:{port}")).unwrap();
@@ -222,7 +211,7 @@ fn connect_failure_reports_then_reconnects_until_the_server_appears() {
 
 #[test]
 fn local_bind_address_is_used() {
-    let rx = serve(|tx: mpsc::Sender<String>| {
+    let rx = run(|tx: mpsc::Sender<String>| {
         let w = Worker::<Text>::new("text://127.0.0.1:0").unwrap();
         w.on_message(|c, _| {
             c.send(c.remote_ip());
@@ -245,7 +234,7 @@ fn local_bind_address_is_used() {
 
 #[test]
 fn ipv6_listen_and_connect() {
-    let rx = serve(|tx: mpsc::Sender<String>| {
+    let rx = run(|tx: mpsc::Sender<String>| {
         let w = text_echo("text://[::1]:0");
         w.on_worker_start(move |w| {
             let addr = w.local_addrs()[0];
@@ -272,22 +261,11 @@ fn ipv6_listen_and_connect() {
     assert_eq!(line, "echo:std\n");
 }
 
-/// A self-signed certificate for localhost/127.0.0.1, written to a temp dir.
-fn test_cert(name: &str) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("wm-tls-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&c, cert.cert.pem()).unwrap();
-    std::fs::write(&k, cert.signing_key.serialize_pem()).unwrap();
-    (c, k)
-}
-
 #[test]
 fn tls_server_and_client_with_a_test_ca() {
-    let (cert, key) = test_cert("pair");
+    let (cert, key) = test_cert(&scratch_dir("pair"));
     let ca = cert.clone();
-    let rx = serve(move |tx: mpsc::Sender<String>| {
+    let rx = run(move |tx: mpsc::Sender<String>| {
         let w = text_echo("text://127.0.0.1:0");
         w.set_transport(Transport::Ssl);
         w.set_tls(&cert, &key);
@@ -321,8 +299,8 @@ fn tls_server_and_client_with_a_test_ca() {
 
 #[test]
 fn tls_client_rejects_an_untrusted_certificate() {
-    let (cert, key) = test_cert("untrusted");
-    let rx = serve(move |tx: mpsc::Sender<String>| {
+    let (cert, key) = test_cert(&scratch_dir("untrusted"));
+    let rx = run(move |tx: mpsc::Sender<String>| {
         let w = text_echo("text://127.0.0.1:0");
         w.set_transport(Transport::Ssl);
         w.set_tls(&cert, &key);
@@ -345,7 +323,7 @@ fn tls_client_rejects_an_untrusted_certificate() {
 
 #[test]
 fn bad_tls_files_are_a_clear_error() {
-    let rx = serve(|tx: mpsc::Sender<String>| {
+    let rx = run(|tx: mpsc::Sender<String>| {
         let w = text_echo("text://127.0.0.1:0");
         w.set_transport(Transport::Ssl);
         w.set_tls("/nonexistent/cert.pem", "/nonexistent/key.pem");
@@ -391,9 +369,9 @@ fn an_unconnected_client_is_not_a_live_connection() {
 #[test]
 fn tls_close_after_a_large_reply_delivers_every_byte_to_a_slow_reader() {
     const SIZE: usize = 8 << 20;
-    let (cert, key) = test_cert("bigclose");
+    let (cert, key) = test_cert(&scratch_dir("bigclose"));
     let ca = cert.clone();
-    let rx = serve(move |tx: mpsc::Sender<SocketAddr>| {
+    let rx = run(move |tx: mpsc::Sender<SocketAddr>| {
         let w = Worker::<workerman::protocol::Tcp>::new("tcp://127.0.0.1:0").unwrap();
         w.set_transport(Transport::Ssl);
         w.set_tls(&cert, &key);
@@ -424,7 +402,7 @@ fn async_tcp_connection_to_a_unix_socket() {
     let path = temp_path("unix-client");
     let _ = std::fs::remove_file(&path);
     let p = path.clone();
-    let rx = serve(move |tx: mpsc::Sender<String>| {
+    let rx = run(move |tx: mpsc::Sender<String>| {
         let w = text_echo(&format!("unix://{}", p.display()));
         w.on_worker_start(move |_| {
             let conn = AsyncTcpConnection::<Text>::new(&format!("unix://{}", p.display())).unwrap();

@@ -2,34 +2,17 @@
 //! protocol errors and the heartbeat, with a raw-frame client so malformed input can be sent.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use workerman::Worker;
 use workerman::protocol::websocket::{Message, MessageType, Outgoing, WebSocket};
-
-const TIMEOUT: Duration = Duration::from_secs(10);
+use workerman_testkit::ws::{Client, KEY};
+use workerman_testkit::{Served, serve};
 
 type Server = thread::JoinHandle<workerman::Result<()>>;
-
-/// Runs `setup` then `Worker::run_standalone` in a server thread; returns the listen address.
-fn serve<T: Send + 'static>(
-    setup: impl FnOnce(mpsc::Sender<T>) -> Worker<WebSocket> + Send + 'static,
-) -> (SocketAddr, mpsc::Receiver<T>, Server) {
-    let (addr_tx, addr_rx) = mpsc::channel();
-    let (tx, rx) = mpsc::channel();
-    let server = thread::spawn(move || {
-        let worker = setup(tx);
-        let probe = Worker::without_listener();
-        probe.on_worker_start(move |_| {
-            let _ = addr_tx.send(worker.local_addrs()[0]);
-        });
-        Worker::run_standalone()
-    });
-    (addr_rx.recv_timeout(TIMEOUT).expect("server did not start"), rx, server)
-}
 
 fn stop(server: Server, addr: SocketAddr) {
     // A plain text frame "__stop__" makes the echo workers call stop_all.
@@ -50,129 +33,13 @@ fn echo_worker(ws: WebSocket) -> Worker<WebSocket> {
     w
 }
 
-const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-
-struct Client {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Client {
-    fn raw(addr: SocketAddr) -> TcpStream {
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(TIMEOUT)).unwrap();
-        s
-    }
-
-    fn connect(addr: SocketAddr, path: &str) -> Client {
-        Self::connect_with(addr, path, "").unwrap_or_else(|head| panic!("handshake refused: {head}"))
-    }
-
-    /// Handshake with extra header lines; Err(response head) when not a 101.
-    fn connect_with(addr: SocketAddr, path: &str, extra: &str) -> Result<Client, String> {
-        let mut s = Self::raw(addr);
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-        )
-        .unwrap();
-        let mut c = Client { s, buf: Vec::new() };
-        let head = c.read_head();
-        if head.starts_with("HTTP/1.1 101 ") {
-            assert!(
-                head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
-                "{head}"
-            );
-            Ok(c)
-        } else {
-            Err(head)
-        }
-    }
-
-    fn fill(&mut self) -> bool {
-        let mut tmp = [0u8; 65536];
-        match self.s.read(&mut tmp) {
-            Ok(0) => false,
-            Ok(n) => {
-                self.buf.extend_from_slice(&tmp[..n]);
-                true
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => false,
-            Err(e) => panic!("read: {e}"),
-        }
-    }
-
-    fn read_head(&mut self) -> String {
-        loop {
-            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head: Vec<u8> = self.buf.drain(..i + 4).collect();
-                return String::from_utf8(head).unwrap();
-            }
-            assert!(self.fill(), "closed before the response head");
-        }
-    }
-
-    fn send_frame(&mut self, b0: u8, payload: &[u8]) {
-        let mut f = vec![b0];
-        let n = payload.len();
-        if n < 126 {
-            f.push(0x80 | n as u8);
-        } else if n <= 0xFFFF {
-            f.push(0x80 | 126);
-            f.extend_from_slice(&(n as u16).to_be_bytes());
-        } else {
-            f.push(0x80 | 127);
-            f.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-        let key = [0xA1, 0xB2, 0xC3, 0xD4];
-        f.extend_from_slice(&key);
-        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        self.s.write_all(&f).unwrap();
-    }
-
-    fn send(&mut self, opcode: u8, payload: &[u8]) {
-        self.send_frame(0x80 | opcode, payload);
-    }
-
-    /// The next frame: (first byte, payload); None on EOF.
-    fn frame(&mut self) -> Option<(u8, Vec<u8>)> {
-        loop {
-            if self.buf.len() >= 2 {
-                assert_eq!(self.buf[1] & 0x80, 0, "server frames are not masked");
-                let (len, at) = match self.buf[1] & 0x7F {
-                    126 if self.buf.len() >= 4 => (u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize, 4),
-                    127 if self.buf.len() >= 10 => {
-                        (u64::from_be_bytes(self.buf[2..10].try_into().unwrap()) as usize, 10)
-                    }
-                    126 | 127 => (usize::MAX, 0),
-                    n => (n as usize, 2),
-                };
-                if len != usize::MAX && self.buf.len() >= at + len {
-                    let b0 = self.buf[0];
-                    let payload = self.buf[at..at + len].to_vec();
-                    self.buf.drain(..at + len);
-                    return Some((b0, payload));
-                }
-            }
-            if !self.fill() {
-                assert!(self.buf.is_empty(), "EOF inside a frame");
-                return None;
-            }
-        }
-    }
-
-    fn expect_close(&mut self, code: u16) {
-        let (b0, p) = self.frame().expect("a close frame");
-        assert_eq!(b0, 0x88, "expected a close frame");
-        assert_eq!(u16::from_be_bytes([p[0], p[1]]), code);
-        assert!(self.frame().is_none(), "the server closes TCP after the close frame");
-    }
-}
-
 #[test]
 fn echo_text_binary_fragments_ping_and_close() {
-    let (addr, _rx, server) = serve::<()>(|_| echo_worker(WebSocket::new()));
+    let Served {
+        addr,
+        rx: _rx,
+        thread: server,
+    } = serve(|_: mpsc::Sender<()>| echo_worker(WebSocket::new()));
     let mut c = Client::connect(addr, "/");
     c.send(0x1, "héllo".as_bytes());
     assert_eq!(c.frame(), Some((0x81, "héllo".as_bytes().to_vec())));
@@ -194,7 +61,11 @@ fn echo_text_binary_fragments_ping_and_close() {
 
 #[test]
 fn bad_handshakes_get_an_http_error_and_a_close() {
-    let (addr, _rx, server) = serve::<()>(|_| echo_worker(WebSocket::new()));
+    let Served {
+        addr,
+        rx: _rx,
+        thread: server,
+    } = serve(|_: mpsc::Sender<()>| echo_worker(WebSocket::new()));
     let cases: [(&str, &str); 4] = [
         ("POST / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"),
         (
@@ -223,7 +94,11 @@ fn bad_handshakes_get_an_http_error_and_a_close() {
 
 #[test]
 fn protocol_errors_send_the_right_close_code() {
-    let (addr, _rx, server) = serve::<()>(|_| echo_worker(WebSocket::new().max_frame_size(1000)));
+    let Served {
+        addr,
+        rx: _rx,
+        thread: server,
+    } = serve(|_: mpsc::Sender<()>| echo_worker(WebSocket::new().max_frame_size(1000)));
     let cases: [(u8, &[u8], u16); 6] = [
         (0xC1, b"rsv1", 1002),
         (0x83, b"", 1002),
@@ -246,7 +121,11 @@ fn protocol_errors_send_the_right_close_code() {
 
 #[test]
 fn on_websocket_connect_reads_the_request_adds_headers_and_rejects() {
-    let (addr, rx, server) = serve::<String>(|tx| {
+    let Served {
+        addr,
+        rx,
+        thread: server,
+    } = serve(|tx: mpsc::Sender<String>| {
         let w = echo_worker(WebSocket::new());
         w.on_websocket_connect(move |conn, req, resp| {
             tx.send(format!(
@@ -280,7 +159,11 @@ fn on_websocket_connect_reads_the_request_adds_headers_and_rejects() {
 
 #[test]
 fn added_headers_are_in_the_101() {
-    let (addr, _rx, server) = serve::<()>(|_| {
+    let Served {
+        addr,
+        rx: _rx,
+        thread: server,
+    } = serve(|_: mpsc::Sender<()>| {
         let w = echo_worker(WebSocket::new());
         w.on_websocket_connect(|_, _, resp| {
             resp.header("Sec-WebSocket-Protocol", "chat");
@@ -302,7 +185,11 @@ fn added_headers_are_in_the_101() {
 
 #[test]
 fn message_type_ping_pong_and_close_hooks() {
-    let (addr, rx, server) = serve::<String>(|tx| {
+    let Served {
+        addr,
+        rx,
+        thread: server,
+    } = serve(|tx: mpsc::Sender<String>| {
         let w = echo_worker(WebSocket::new());
         let t = tx.clone();
         w.on_connect(|conn| conn.set_message_type(MessageType::Binary));
@@ -331,7 +218,11 @@ fn message_type_ping_pong_and_close_hooks() {
 
 #[test]
 fn strings_follow_the_connection_message_type() {
-    let (addr, _rx, server) = serve::<()>(|_| {
+    let Served {
+        addr,
+        rx: _rx,
+        thread: server,
+    } = serve(|_: mpsc::Sender<()>| {
         let w = echo_worker(WebSocket::new());
         w.on_message(|conn, msg| {
             if msg.as_text() == Some("__stop__") {
@@ -356,7 +247,11 @@ fn strings_follow_the_connection_message_type() {
 
 #[test]
 fn server_close_with_a_code() {
-    let (addr, _rx, server) = serve::<()>(|_| {
+    let Served {
+        addr,
+        rx: _rx,
+        thread: server,
+    } = serve(|_: mpsc::Sender<()>| {
         let w = echo_worker(WebSocket::new());
         w.on_message(|conn, msg| {
             if msg.as_text() == Some("__stop__") {
@@ -377,7 +272,11 @@ fn server_close_with_a_code() {
 
 #[test]
 fn heartbeat_pings_silent_connections_and_closes_dead_ones() {
-    let (addr, _rx, server) = serve::<()>(|_| {
+    let Served {
+        addr,
+        rx: _rx,
+        thread: server,
+    } = serve(|_: mpsc::Sender<()>| {
         echo_worker(WebSocket::new().heartbeat(Duration::from_millis(100), Duration::from_millis(350)))
     });
     let mut alive = Client::connect(addr, "/");
@@ -415,7 +314,11 @@ fn heartbeat_pings_silent_connections_and_closes_dead_ones() {
 
 #[test]
 fn deflate_is_negotiated_and_used_both_ways() {
-    let (addr, _rx, server) = serve::<()>(|_| echo_worker(WebSocket::new()));
+    let Served {
+        addr,
+        rx: _rx,
+        thread: server,
+    } = serve(|_: mpsc::Sender<()>| echo_worker(WebSocket::new()));
     let mut s = Client::raw(addr);
     write!(
         s,

@@ -4,141 +4,22 @@
 //! (hooks, close codes, TLS), bad handshakes and reconnects.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::io::Write;
+use std::net::TcpListener;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use workerman::protocol::Ws;
-use workerman::protocol::websocket::{Message, Outgoing, WebSocket, accept_key};
+use workerman::protocol::websocket::{Message, Outgoing, WebSocket};
 use workerman::{AsyncTcpConnection, ConnectionError, Transport, Worker};
-
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Runs `setup` and the workers it creates in a thread (`run_standalone`); returns its reports.
-fn serve<T: Send + 'static>(setup: impl FnOnce(mpsc::Sender<T>) + Send + 'static) -> mpsc::Receiver<T> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        setup(tx);
-        Worker::run_standalone()
-    });
-    rx
-}
+use workerman_testkit::ws::{Peer, header};
+use workerman_testkit::{TIMEOUT, run, scratch_dir, test_cert};
 
 /// One client worker: `f` runs in `on_worker_start`.
 fn client(f: impl Fn() + 'static) {
     let w = Worker::without_listener();
     w.on_worker_start(move |_| f());
-}
-
-/// A raw WebSocket server side of one TCP connection.
-struct Peer {
-    s: TcpStream,
-    buf: Vec<u8>,
-    masks: Vec<[u8; 4]>,
-}
-
-impl Peer {
-    fn accept(l: &TcpListener) -> Peer {
-        let (s, _) = l.accept().unwrap();
-        s.set_read_timeout(Some(TIMEOUT)).unwrap();
-        Peer {
-            s,
-            buf: Vec::new(),
-            masks: Vec::new(),
-        }
-    }
-
-    fn fill(&mut self) -> bool {
-        let mut chunk = [0u8; 65536];
-        match self.s.read(&mut chunk) {
-            Ok(0) | Err(_) => false,
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                true
-            }
-        }
-    }
-
-    /// Reads the request head; returns it.
-    fn read_head(&mut self) -> String {
-        loop {
-            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8(self.buf[..i + 4].to_vec()).unwrap();
-                self.buf.drain(..i + 4);
-                return head;
-            }
-            assert!(self.fill(), "connection closed during the handshake");
-        }
-    }
-
-    /// Answers the handshake request `head` with a 101 (plus `extra` header lines).
-    fn upgrade(&mut self, head: &str, extra: &str) {
-        let key = header(head, "sec-websocket-key").expect("a key");
-        let resp = format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{extra}\r\n",
-            accept_key(&key)
-        );
-        self.s.write_all(resp.as_bytes()).unwrap();
-    }
-
-    /// Reads one client frame, checking it is masked; returns (first byte, unmasked payload).
-    fn frame(&mut self) -> Option<(u8, Vec<u8>)> {
-        loop {
-            if self.buf.len() >= 2 {
-                let b = &self.buf;
-                assert!(b[1] & 0x80 != 0, "client frames must be masked");
-                let (len, mut pos) = match b[1] & 0x7F {
-                    126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
-                    127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize, 10),
-                    126 | 127 => (usize::MAX, 0),
-                    n => (n as usize, 2),
-                };
-                if len != usize::MAX && b.len() >= pos + 4 + len {
-                    let mask: [u8; 4] = b[pos..pos + 4].try_into().unwrap();
-                    pos += 4;
-                    let payload: Vec<u8> = b[pos..pos + len]
-                        .iter()
-                        .enumerate()
-                        .map(|(i, x)| x ^ mask[i % 4])
-                        .collect();
-                    let b0 = b[0];
-                    self.buf.drain(..pos + len);
-                    self.masks.push(mask);
-                    return Some((b0, payload));
-                }
-            }
-            if !self.fill() {
-                return None;
-            }
-        }
-    }
-
-    fn frame_skipping_pings(&mut self) -> Option<(u8, Vec<u8>)> {
-        loop {
-            match self.frame()? {
-                (0x89, _) => {}
-                f => return Some(f),
-            }
-        }
-    }
-
-    fn send(&mut self, b0: u8, payload: &[u8]) {
-        let mut f = vec![b0];
-        assert!(payload.len() < 126);
-        f.push(payload.len() as u8);
-        f.extend_from_slice(payload);
-        self.s.write_all(&f).unwrap();
-    }
-}
-
-fn header(head: &str, name: &str) -> Option<String> {
-    head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-    })
 }
 
 #[test]
@@ -199,7 +80,7 @@ fn handshake_masks_fragments_ping_and_close_against_a_raw_server() {
         thread::sleep(Duration::from_millis(100));
         drop(p); // the server closes TCP first
     });
-    let rx = serve(move |tx: mpsc::Sender<String>| {
+    let rx = run(move |tx: mpsc::Sender<String>| {
         client(move || {
             let conn = AsyncTcpConnection::<Ws>::new(&format!("ws://127.0.0.1:{port}/chat?room=1#frag")).unwrap();
             conn.set_websocket_header("X-Token", "abc");
@@ -266,7 +147,7 @@ fn server_protocol_errors_close_with_the_right_code() {
             assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), code, "{bytes:?}");
             assert!(p.frame().is_none(), "then TCP closes");
         });
-        let rx = serve(move |tx: mpsc::Sender<()>| {
+        let rx = run(move |tx: mpsc::Sender<()>| {
             client(move || {
                 let conn = AsyncTcpConnection::<Ws>::new(&format!("ws://127.0.0.1:{port}/")).unwrap();
                 let t = tx.clone();
@@ -307,7 +188,7 @@ fn bad_handshake_replies_report_on_error_then_close() {
             }
             assert!(p.frame().is_none(), "no frame after a failed handshake");
         });
-        let rx = serve(move |tx: mpsc::Sender<String>| {
+        let rx = run(move |tx: mpsc::Sender<String>| {
             client(move || {
                 let conn = AsyncTcpConnection::<Ws>::new(&format!("ws://127.0.0.1:{port}/")).unwrap();
                 conn.on_connect(|c| {
@@ -356,7 +237,7 @@ fn reconnect_performs_a_fresh_handshake() {
         }
         assert_ne!(keys[0], keys[1], "a new key per handshake");
     });
-    let rx = serve(move |tx: mpsc::Sender<String>| {
+    let rx = run(move |tx: mpsc::Sender<String>| {
         client(move || {
             let conn = AsyncTcpConnection::<Ws>::new(&format!("ws://127.0.0.1:{port}")).unwrap();
             let t = tx.clone();
@@ -403,7 +284,7 @@ fn pings_are_sent_on_the_interval_and_pongs_hooked() {
         p.send(0x88, &[]);
         assert_eq!(p.frame_skipping_pings().unwrap(), (0x88, vec![]));
     });
-    let rx = serve(move |tx: mpsc::Sender<String>| {
+    let rx = run(move |tx: mpsc::Sender<String>| {
         client(move || {
             let conn = AsyncTcpConnection::<Ws>::new(&format!("ws://127.0.0.1:{port}/")).unwrap();
             conn.set_websocket_ping_interval(Duration::from_millis(30));
@@ -428,7 +309,7 @@ fn pings_are_sent_on_the_interval_and_pongs_hooked() {
 /// hook, text and binary echo, a close code each way.
 #[test]
 fn client_and_server_talk_with_hooks_and_close_codes() {
-    let rx = serve(|tx: mpsc::Sender<String>| {
+    let rx = run(|tx: mpsc::Sender<String>| {
         let server = Worker::<WebSocket>::new("websocket://127.0.0.1:0").unwrap();
         let t = tx.clone();
         server.on_websocket_connect(move |_, req, resp| {
@@ -488,22 +369,11 @@ fn client_and_server_talk_with_hooks_and_close_codes() {
     }
 }
 
-/// A self-signed certificate for localhost/127.0.0.1, written to a temp dir.
-fn test_cert(name: &str) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("wm-wsc-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&c, cert.cert.pem()).unwrap();
-    std::fs::write(&k, cert.signing_key.serialize_pem()).unwrap();
-    (c, k)
-}
-
 #[test]
 fn wss_client_against_a_tls_websocket_server() {
-    let (cert, key) = test_cert("wss");
+    let (cert, key) = test_cert(&scratch_dir("wss"));
     let ca = cert.clone();
-    let rx = serve(move |tx: mpsc::Sender<String>| {
+    let rx = run(move |tx: mpsc::Sender<String>| {
         let server = Worker::<WebSocket>::new("websocket://127.0.0.1:0").unwrap();
         server.set_transport(Transport::Ssl);
         server.set_tls(&cert, &key);

@@ -4,8 +4,7 @@
 //! queue watches restored), each queued item delivered to exactly one watcher, and a publish
 //! from the `channel_publish` command-line tool.
 
-#[path = "../../../workerman/tests/common/mod.rs"]
-mod common;
+use workerman_testkit as common;
 mod support;
 
 use std::cell::RefCell;

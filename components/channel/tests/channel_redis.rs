@@ -2,8 +2,7 @@
 //! `redis://127.0.0.1:6379/0`; set by .ci/run): two copies of `cluster_push` as two hosts, and a
 //! queue item that survives its consumer being killed before acknowledging it.
 
-#[path = "../../../workerman/tests/common/mod.rs"]
-mod common;
+use workerman_testkit as common;
 mod support;
 
 use std::cell::RefCell;

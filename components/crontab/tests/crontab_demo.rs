@@ -1,12 +1,9 @@
 //! Process test of the `crontab_demo` example: a second-resolution schedule observed in the log,
 //! a job in every process, and the job guarded on worker id 0 running once per due second.
 
-#[path = "../../../workerman/tests/common/mod.rs"]
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{App, wait_for};
+use workerman_testkit::{App, wait_for};
 
 /// (seconds of the day, pid) of each log line containing `needle`.
 fn runs(log: &str, needle: &str) -> Vec<(u32, u32)> {

@@ -2,9 +2,6 @@
 //! touched file and a replaced binary reload the worker processes; a half-written binary is
 //! waited for, never run (no crash loop); daemon mode is off unless asked, and `WATCH_DIR` works.
 
-#[path = "../../../workerman/tests/common/mod.rs"]
-mod common;
-
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -12,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use common::{App, alive, children, connect, examples_dir, wait_for};
+use workerman_testkit::{App, alive, children, connect, examples_dir, kill, wait_for};
 
 const PORT: u16 = 2369;
 
@@ -79,9 +76,9 @@ impl Drop for Foreground {
             && alive(pid)
         {
             for k in children(pid) {
-                common::kill(k, 9);
+                kill(k, 9);
             }
-            common::kill(pid, 9);
+            kill(pid, 9);
         }
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -2,8 +2,7 @@
 //! the `chat` cluster started through its CLI: every call, checked by what clients receive and
 //! what queries answer.
 
-#[path = "../../../workerman/tests/common/mod.rs"]
-mod common;
+use workerman_testkit as common;
 mod ws;
 
 use std::time::Duration;

@@ -3,8 +3,7 @@
 //!
 //! Fixed ports (1236, 7272, 2300-2303, 55151, 2370): one test at a time.
 
-#[path = "../../../workerman/tests/common/mod.rs"]
-mod common;
+use workerman_testkit as common;
 mod ws;
 
 use std::collections::BTreeSet;

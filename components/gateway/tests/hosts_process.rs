@@ -3,8 +3,7 @@
 //! workers), sharing A's Register. Messages, uids and groups cross hosts; a Register restart
 //! loses no route.
 
-#[path = "../../../workerman/tests/common/mod.rs"]
-mod common;
+use workerman_testkit as common;
 mod ws;
 
 use std::net::TcpStream;

@@ -2,8 +2,7 @@
 //! values, on the built-in server and on Redis) and `global_data_server` (a client carries on
 //! after the server restarts; the snapshot file keeps the data across the restart).
 
-#[path = "../../../workerman/tests/common/mod.rs"]
-mod common;
+use workerman_testkit as common;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -3,8 +3,7 @@
 //! away and brings it back.
 #![allow(dead_code)]
 
-#[path = "../../../../workerman/tests/common/mod.rs"]
-pub mod common;
+pub use workerman_testkit as common;
 pub mod notes;
 
 use std::io::{Read, Write};
