@@ -10,7 +10,7 @@ use std::time::Duration;
 use workerman::Worker;
 use workerman::protocol::websocket::{Message, MessageType, Outgoing, WebSocket};
 use workerman_testkit::ws::{Client, KEY};
-use workerman_testkit::{Served, serve};
+use workerman_testkit::{Served, TIMEOUT, serve};
 
 type Server = thread::JoinHandle<workerman::Result<()>>;
 
@@ -355,7 +355,11 @@ fn message_enum_helpers() {
 
 #[test]
 fn on_websocket_connected_runs_after_the_101_is_written() {
-    let (addr, rx, server) = serve::<String>(|tx| {
+    let Served {
+        addr,
+        rx,
+        thread: server,
+    } = serve(|tx: mpsc::Sender<String>| {
         let w = echo_worker(WebSocket::new());
         let t = tx.clone();
         w.on_websocket_connect(move |conn, _, _| {

@@ -432,7 +432,7 @@ fn client_urls_and_schemes() {
 
 #[test]
 fn permessage_deflate_is_offered_and_used_both_ways_with_our_server() {
-    let rx = serve(|tx: mpsc::Sender<String>| {
+    let rx = run(|tx: mpsc::Sender<String>| {
         let server = Worker::<WebSocket>::new("websocket://127.0.0.1:0").unwrap();
         let t = tx.clone();
         server.on_message(move |c, msg| {
