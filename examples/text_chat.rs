@@ -22,34 +22,25 @@ fn main() -> workerman::Result<()> {
     worker.set_count(1);
 
     let next_uid = Rc::new(Cell::new(0u64));
-    let w = worker.clone();
     worker.on_connect(move |conn| {
         let uid = next_uid.get() + 1;
         next_uid.set(uid);
         conn.set_data(Uid(uid));
         conn.send(format!("your uid is {uid}"));
-        broadcast(&w, &format!("user[{uid}] login"));
+        conn.worker().broadcast(format!("user[{uid}] login"));
     });
 
-    let w = worker.clone();
-    worker.on_message(move |conn, line| {
+    worker.on_message(|conn, line| {
         let Some(Uid(uid)) = conn.data::<Uid>() else {
             return;
         };
-        broadcast(&w, &format!("user[{uid}] said: {line}"));
+        conn.worker().broadcast(format!("user[{uid}] said: {line}"));
     });
 
-    let w = worker.clone();
-    worker.on_close(move |conn| {
+    worker.on_close(|conn| {
         if let Some(Uid(uid)) = conn.data::<Uid>() {
-            broadcast(&w, &format!("user[{uid}] logout"));
+            conn.worker().broadcast(format!("user[{uid}] logout"));
         }
     });
     Worker::run_all()
-}
-
-fn broadcast(worker: &Worker<Text>, line: &str) {
-    for conn in worker.connections() {
-        conn.send(line);
-    }
 }

@@ -39,7 +39,6 @@ fn main() -> workerman::Result<()> {
     chat.set_name("ws_chat");
     chat.set_count(1);
     let guests = Rc::new(Cell::new(0u64));
-    let w = chat.clone();
     chat.on_websocket_connect(move |conn, req, _resp| {
         let name = req.query("name").filter(|n| !n.trim().is_empty()).unwrap_or_else(|| {
             guests.set(guests.get() + 1);
@@ -48,26 +47,18 @@ fn main() -> workerman::Result<()> {
         let name: String = name.chars().take(32).collect();
         conn.set_data(Name(name.clone()));
         // Frames sent here go out right after this connection's 101.
-        broadcast(&w, &format!("* {name} joined"));
+        conn.worker().broadcast(format!("* {name} joined"));
     });
-    let w = chat.clone();
-    chat.on_message(move |conn, msg| {
+    chat.on_message(|conn, msg| {
         let Some(Name(name)) = conn.data::<Name>() else { return };
         if let Some(text) = msg.as_text() {
-            broadcast(&w, &format!("{name}: {text}"));
+            conn.worker().broadcast(format!("{name}: {text}"));
         }
     });
-    let w = chat.clone();
-    chat.on_close(move |conn| {
+    chat.on_close(|conn| {
         if let Some(Name(n)) = conn.data::<Name>() {
-            broadcast(&w, &format!("* {n} left"));
+            conn.worker().broadcast(format!("* {n} left"));
         }
     });
     Worker::run_all()
-}
-
-fn broadcast(worker: &Worker<WebSocket>, line: &str) {
-    for conn in worker.connections() {
-        conn.send(line);
-    }
 }

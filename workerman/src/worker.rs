@@ -106,18 +106,40 @@ impl<P: Protocol> fmt::Debug for Worker<P> {
 }
 
 impl<P: Protocol + Default> Worker<P> {
-    /// A worker listening on `address` (`"text://0.0.0.0:2348"`) with the protocol's default
-    /// configuration. The scheme must be the protocol's [`Protocol::SCHEME`] or a transport
-    /// (`tcp`, `ssl`, `unix`, `udp`).
+    /// A worker listening on `address` with the protocol's default configuration:
+    /// `"text://0.0.0.0:2348"`, or without a scheme, `"0.0.0.0:2348"` (the scheme is then the
+    /// protocol's [`Protocol::SCHEME`]). A scheme, when written, must be the protocol's or a
+    /// transport (`tcp`, `ssl`, `unix`, `udp`); a mismatch is an error that says how to fix it.
+    ///
+    /// ```
+    /// use workerman::{Worker, protocol::Text};
+    ///
+    /// let a = Worker::<Text>::new("text://127.0.0.1:2348").unwrap();
+    /// let b = Worker::<Text>::new("127.0.0.1:2348").unwrap(); // the same address
+    /// assert_eq!(a.address().unwrap().to_string(), b.address().unwrap().to_string());
+    /// let err = Worker::<Text>::new("http://127.0.0.1:2348").unwrap_err().to_string();
+    /// assert!(err.contains("text://127.0.0.1:2348"), "{err}");
+    /// ```
     pub fn new(address: &str) -> Result<Self> {
         Self::with_protocol(address, P::default())
     }
 }
 
 impl<P: Protocol> Worker<P> {
-    /// A worker listening on `address` with a configured protocol instance.
+    /// A worker listening on `address` (as in [`Worker::new`]) with a configured protocol
+    /// instance.
     pub fn with_protocol(address: &str, protocol: P) -> Result<Self> {
-        let addr = Address::parse(address)?;
+        let addr = match address.split_once("://") {
+            Some(_) => Address::parse(address)?,
+            // Scheme-less: the protocol names itself.
+            None => Address::parse(&format!("{}://{address}", P::SCHEME)).map_err(|e| match e {
+                Error::Address { reason, .. } => Error::Address {
+                    address: address.into(),
+                    reason,
+                },
+                e => e,
+            })?,
+        };
         let scheme = addr.scheme();
         let implied = match scheme {
             "https" => "http",
@@ -125,11 +147,15 @@ impl<P: Protocol> Worker<P> {
             other => other,
         };
         if !addr.is_transport_scheme() && implied != P::SCHEME {
+            let rest = address.split_once("://").map_or(address, |(_, rest)| rest);
+            let protocol = std::any::type_name::<P>().rsplit("::").next().unwrap_or("P");
             return Err(Error::Address {
                 address: address.into(),
                 reason: format!(
-                    "the scheme `{scheme}` does not match this worker's protocol `{}`",
-                    P::SCHEME
+                    "the scheme `{scheme}` does not match this worker's protocol `{own}` \
+                     ({protocol}): write `{own}://{rest}` or just `{rest}`, or create the worker \
+                     with the protocol whose scheme is `{scheme}`",
+                    own = P::SCHEME,
                 ),
             });
         }
@@ -338,6 +364,29 @@ impl<P: Protocol> Worker<P> {
     /// The live connection with this id, in this process.
     pub fn connection(&self, id: u64) -> Option<TcpConnection<P>> {
         self.shared.connections.borrow().get(&id).cloned()
+    }
+
+    /// Sends `msg` to every connection of this worker in this process (each is encoded
+    /// separately); returns how many connections it was sent to. With `count` above 1, each
+    /// process reaches only its own connections.
+    ///
+    /// ```no_run
+    /// use workerman::{Worker, protocol::Text};
+    ///
+    /// let chat = Worker::<Text>::new("text://0.0.0.0:2348").unwrap();
+    /// chat.on_message(|conn, line| {
+    ///     conn.worker().broadcast(format!("user[{}] said: {line}", conn.id()));
+    /// });
+    /// ```
+    pub fn broadcast<'a, M>(&self, msg: M) -> usize
+    where
+        M: Into<P::Outgoing<'a>> + Clone,
+    {
+        let connections = self.connections();
+        for conn in &connections {
+            conn.send(msg.clone());
+        }
+        connections.len()
     }
 
     /// How many connections this worker holds in this process.

@@ -12,8 +12,33 @@ impl<P: Protocol> TcpConnection<P> {
         self.inner.id
     }
 
-    /// The worker that accepted this connection (`None` for outgoing connections).
-    pub fn worker(&self) -> Option<&Worker<P>> {
+    /// The worker that accepted this connection: its other connections, its settings,
+    /// [`broadcast`](Worker::broadcast).
+    ///
+    /// ```no_run
+    /// # use workerman::{Worker, protocol::Text};
+    /// let chat = Worker::<Text>::new("text://0.0.0.0:2348").unwrap();
+    /// chat.on_message(|conn, line| {
+    ///     conn.worker().broadcast(line.as_str());
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// On an outgoing connection ([`AsyncTcpConnection`](super::AsyncTcpConnection)), which no
+    /// worker accepted; [`is_outgoing`](Self::is_outgoing) tells them apart.
+    pub fn worker(&self) -> &Worker<P> {
+        self.accepted_by()
+            .expect("TcpConnection::worker() on an outgoing connection, which no worker accepted")
+    }
+
+    /// Whether this is an outgoing connection ([`AsyncTcpConnection`](super::AsyncTcpConnection),
+    /// [`AsyncUdpConnection`](super::AsyncUdpConnection)) rather than one a worker accepted.
+    pub fn is_outgoing(&self) -> bool {
+        self.inner.mode.client().is_some()
+    }
+
+    /// The worker that accepted this connection; `None` for outgoing connections.
+    pub(crate) fn accepted_by(&self) -> Option<&Worker<P>> {
         self.inner.mode.worker()
     }
 

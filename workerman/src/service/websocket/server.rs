@@ -49,7 +49,7 @@ impl ServerService {
     fn handshake(&self, conn: &TcpConnection<WebSocket>, h: Handshake) {
         if let Some((interval, timeout)) = conn.protocol().heartbeat_config()
             && !self.heartbeat_started.replace(true)
-            && let Some(w) = conn.worker()
+            && let Some(w) = conn.accepted_by()
         {
             super::heartbeat::start(w.clone(), interval, timeout);
         }
