@@ -11,6 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use nix::unistd::Pid;
 
 use crate::control::{REPORT_WAIT, Report, clean};
+use crate::settings;
 
 /// The master's end of one worker process's control channel.
 pub(super) struct Control {
@@ -179,4 +180,64 @@ pub(super) fn write_connections(path: &Path, c: &Collect) -> io::Result<()> {
         out.push_str(&format!("busy\t{pid}\n"));
     }
     write_atomically(path, &out)
+}
+
+impl super::Master {
+    pub(super) fn start_collect(&mut self, kind: Kind) {
+        if self.collect.as_ref().is_some_and(|c| c.kind == kind) {
+            return;
+        }
+        if let Some(previous) = self.collect.take() {
+            self.finish_collect(previous);
+        }
+        self.seq += 1;
+        let c = Collect::new(kind, self.seq, self.live());
+        let line = c.request_line();
+        for pid in &c.pending {
+            if let Some(control) = self.controls.get_mut(pid) {
+                control.send(&line);
+            }
+        }
+        self.collect = Some(c);
+    }
+
+    pub(super) fn finish_collect(&mut self, c: Collect) {
+        let result = match c.kind {
+            Kind::Status => {
+                let workers = self
+                    .groups
+                    .iter()
+                    .map(|g| {
+                        let listen = g
+                            .spec
+                            .address
+                            .as_ref()
+                            .map(|a| a.to_string())
+                            .unwrap_or_else(|| "none".into());
+                        (g.spec.name.clone(), listen, g.spec.count, &g.exits)
+                    })
+                    .collect();
+                let mut processes: Vec<(Pid, usize, usize)> = Vec::new();
+                for (gi, g) in self.groups.iter().enumerate() {
+                    for (si, slot) in g.slots.iter().enumerate() {
+                        if let Some(pid) = slot.pid {
+                            processes.push((pid, gi, si));
+                        }
+                    }
+                }
+                processes.sort();
+                let overview = Overview {
+                    started: self.started,
+                    daemon: self.daemon,
+                    workers,
+                    processes,
+                };
+                write_status(&crate::control::status_file(&self.pid_file), &overview, &c)
+            }
+            Kind::Connections => write_connections(&crate::control::connections_file(&self.pid_file), &c),
+        };
+        if let Err(e) = result {
+            settings::log(&format!("Workerman[{}] cannot write the report: {e}", self.name));
+        }
+    }
 }
