@@ -92,6 +92,12 @@ pub enum Request {
     },
 }
 
+/// Whether `reply` is a refusal (`bad request`, `bad cmd ...`): the server closes the connection
+/// right after sending one, so a client must not send its next request on that connection.
+pub fn is_refusal(reply: &[u8]) -> bool {
+    reply == BAD_REQUEST || reply.starts_with(b"s:") && reply.windows(7).any(|w| w == b"bad cmd")
+}
+
 fn reject(reason: impl Into<String>) -> Request {
     Request::Reject {
         reply: BAD_REQUEST.to_vec(),

@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
-use crate::protocol::frame;
+use crate::protocol::{frame, is_refusal};
 
 /// Replies larger than this close the connection (the server's own limit is 10 MiB).
 const MAX_REPLY: usize = 10 * 1024 * 1024;
@@ -192,12 +192,21 @@ async fn run(target: Target, mut rx: mpsc::UnboundedReceiver<Job>) {
                     Err(e) => Some(e.to_string()),
                     Ok(_) => loop {
                         match next_frame(&mut buf) {
-                            Ok(Some(body)) => match pending.pop_front() {
-                                // A caller that timed out has gone: its reply is dropped,
-                                // and the next reply still goes to the next request.
-                                Some(r) => { let _ = r.send(Ok(body)); }
-                                None => break Some("a reply nobody asked for".to_string()),
-                            },
+                            Ok(Some(body)) => {
+                                // The server closes right after a refusal; its FIN may not be
+                                // here yet, so drop the connection now rather than write the
+                                // next request into a socket about to be reset.
+                                let refused = is_refusal(&body);
+                                match pending.pop_front() {
+                                    // A caller that timed out has gone: its reply is dropped,
+                                    // and the next reply still goes to the next request.
+                                    Some(r) => { let _ = r.send(Ok(body)); }
+                                    None => break Some("a reply nobody asked for".to_string()),
+                                }
+                                if refused {
+                                    break Some("closed by the server after refusing a request".to_string());
+                                }
+                            }
                             Ok(None) => break None,
                             Err(e) => break Some(e),
                         }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
-use crate::protocol::{BAD_REQUEST, FALSE, TRUE, request};
+use crate::protocol::{FALSE, TRUE, is_refusal, request};
 use conn::{ServerConn, Target};
 
 /// How long a request may wait for its reply (PHP's client uses 5 s too).
@@ -183,7 +183,7 @@ impl GlobalDataClient {
         };
         let server = &servers[shard_index(key, servers.len())];
         let reply = server.call(&request(cmd, key, extra), self.timeout).await?;
-        if reply == BAD_REQUEST || reply.starts_with(b"s:") && reply.windows(7).any(|w| w == b"bad cmd") {
+        if is_refusal(&reply) {
             return Err(Error::Refused(String::from_utf8_lossy(&reply).into_owned()));
         }
         Ok(reply)
