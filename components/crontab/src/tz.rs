@@ -201,6 +201,12 @@ fn parse_tzif(data: &[u8]) -> Option<Rules> {
     if types == 0 {
         return None;
     }
+    // The counts come from the file: check that what they describe is really there before
+    // allocating for it (a forged header could otherwise ask for gigabytes).
+    // (Each count is below 2^31, so none of these sums can overflow a 64-bit usize.)
+    if types_at + types * 6 > data.len() {
+        return None;
+    }
     let mut transitions = Vec::with_capacity(time);
     for i in 0..time {
         let at = times_at + i * width;
@@ -411,6 +417,14 @@ mod tests {
 
     fn utc(y: i64, m: u32, d: u32, h: i64, mi: i64) -> i64 {
         days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60
+    }
+
+    #[test]
+    fn a_forged_header_is_refused_without_allocating_for_its_counts() {
+        // Found by the `tzif` fuzz target: the header promised ~2^31 transitions in 48 bytes and
+        // the parser reserved 16 GiB for them.
+        let forged: &[u8] = b"TZif\x00\x00\x00\x00A@\x00\x00if\x00e\x00\x00\x00`\x00\x00A\x00\n\x00f\x00\x00\x00\x00A@\x00TZif\x00~+\x00\x00\x00\x00\xf6\x00";
+        assert!(TimeZone::from_tzif("forged", forged).is_err());
     }
 
     #[test]
