@@ -343,6 +343,11 @@ fn skip_name(p: &mut &str) -> Option<()> {
 
 fn take_number(p: &mut &str) -> Option<i64> {
     let n = p.bytes().take_while(u8::is_ascii_digit).count();
+    // No field of a TZ rule has more than 3 digits (hours ≤ 167, days ≤ 365); longer numbers
+    // are refused here so the arithmetic on them cannot overflow.
+    if n > 4 {
+        return None;
+    }
     let v = p.get(..n)?.parse().ok()?;
     *p = &p[n..];
     Some(v)
@@ -425,6 +430,13 @@ mod tests {
         // the parser reserved 16 GiB for them.
         let forged: &[u8] = b"TZif\x00\x00\x00\x00A@\x00\x00if\x00e\x00\x00\x00`\x00\x00A\x00\n\x00f\x00\x00\x00\x00A@\x00TZif\x00~+\x00\x00\x00\x00\xf6\x00";
         assert!(TimeZone::from_tzif("forged", forged).is_err());
+    }
+
+    #[test]
+    fn huge_numbers_in_a_tz_rule_are_refused() {
+        // Found by the `tzif` fuzz target: an hour field of 19 digits overflowed `* 3600`.
+        assert!(Posix::parse("AAA9999999999999999999").is_none());
+        assert!(Posix::parse("AAA-1BBB,M3.5.0/9999999999999999999,M10.5.0").is_none());
     }
 
     #[test]
