@@ -28,14 +28,15 @@
 pub mod address;
 pub mod cli;
 pub mod connection;
-mod control;
 mod error;
 mod listen;
 pub mod logging;
 mod master;
+mod order;
 mod panic;
 mod process;
 pub mod protocol;
+mod report;
 mod runner;
 mod service;
 mod settings;

@@ -3,12 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-
 use crate::master::pidfile;
+use crate::order::Order;
 use crate::settings;
 
-mod report;
+mod print;
 
 /// A parsed command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,13 +129,13 @@ pub(crate) fn stop(graceful: bool) -> i32 {
     let Some(pid) = master_or_complain(&name) else {
         return exit::NOT_RUNNING;
     };
-    let (sig, how) = if graceful {
-        (Signal::SIGTERM, "is gracefully stopping ...")
+    let how = if graceful {
+        "is gracefully stopping ..."
     } else {
-        (Signal::SIGINT, "is stopping ...")
+        "is stopping ..."
     };
     settings::log(&format!("Workerman[{name}] {how}"));
-    if let Err(e) = kill(pid, sig) {
+    if let Err(e) = (Order::Stop { graceful }).send(pid) {
         settings::log(&format!("Workerman[{name}] cannot signal master {pid}: {e}"));
         return exit::FAILED;
     }
@@ -163,7 +162,7 @@ pub(crate) fn reload(graceful: bool) -> i32 {
         "Workerman[{name}] reload{}",
         if graceful { " -g" } else { "" }
     ));
-    match kill(pid, if graceful { Signal::SIGQUIT } else { Signal::SIGUSR1 }) {
+    match (Order::Reload { graceful }).send(pid) {
         Ok(()) => exit::OK,
         Err(e) => {
             settings::log(&format!("Workerman[{name}] cannot signal master {pid}: {e}"));
@@ -178,7 +177,7 @@ pub(crate) fn status(live: bool, json: bool) -> i32 {
     let Some(pid) = master_or_complain(&name) else {
         return exit::NOT_RUNNING;
     };
-    report::status(pid, live, json)
+    print::status(pid, live, json)
 }
 
 /// `connections`.
@@ -187,5 +186,5 @@ pub(crate) fn connections() -> i32 {
     let Some(pid) = master_or_complain(&name) else {
         return exit::NOT_RUNNING;
     };
-    report::connections(pid)
+    print::connections(pid)
 }

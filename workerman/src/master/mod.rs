@@ -11,7 +11,7 @@
 //! | `startup.rs` | `start`: checks, binding, daemonizing, the pid file, the first processes; exit |
 //! | `supervise.rs` | the loop: signals, control messages, reaping and restarting, stopping |
 //! | `reload.rs` | `reload`: one process at a time; processes retiring on their limits |
-//! | `collect.rs` | `status` and `connections`: asking every process, writing the report |
+//! | `collect.rs`, `channel.rs` | `status` and `connections`: asking every process over its channel, writing the report |
 //! | `signals.rs`, `spawn.rs`, `daemon.rs`, `pidfile.rs` | signal flags; fork+exec of a worker process; daemonizing; the pid file |
 //! | `banner.rs`, `users.rs` | the start banner; the `user` setting (checks, handing it files) |
 
@@ -24,6 +24,7 @@ use nix::unistd::Pid;
 use crate::worker::Spec;
 
 mod banner;
+mod channel;
 mod collect;
 mod daemon;
 pub(crate) mod pidfile;
@@ -34,7 +35,8 @@ mod startup;
 mod supervise;
 mod users;
 
-use collect::{Collect, Control};
+use channel::Channel;
+use collect::Collect;
 use signals::Signals;
 
 pub(crate) use startup::run;
@@ -79,7 +81,8 @@ struct Master {
     pid_file: PathBuf,
     name: String,
     started: SystemTime,
-    controls: HashMap<Pid, Control>,
+    /// Each live process's report channel.
+    channels: HashMap<Pid, Channel>,
     /// Processes that announced retirement (max_requests / max_memory): already replaced, still
     /// finishing their connections.
     retiring: HashSet<Pid>,

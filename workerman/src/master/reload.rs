@@ -9,6 +9,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::{Master, Phase};
+use crate::order::Order;
 use crate::settings;
 
 /// The data of the `reloading` phase.
@@ -31,7 +32,7 @@ impl Master {
             self.name,
             if graceful { " gracefully" } else { "" }
         ));
-        let sig = if graceful { Signal::SIGQUIT } else { Signal::SIGUSR1 };
+        let order = Order::Reload { graceful };
         let mut queue = VecDeque::new();
         for g in &self.groups {
             for pid in g.slots.iter().filter_map(|s| s.pid) {
@@ -39,7 +40,7 @@ impl Master {
                     queue.push_back(pid);
                 } else {
                     // Not replaced: the process only runs on_worker_reload.
-                    let _ = kill(pid, sig);
+                    let _ = order.send(pid);
                 }
             }
         }
@@ -71,12 +72,8 @@ impl Master {
             if !live.contains(&pid) {
                 continue;
             }
-            let (sig, deadline) = if r.graceful {
-                (Signal::SIGQUIT, None)
-            } else {
-                (Signal::SIGUSR1, Some(Instant::now() + settings::get().stop_timeout))
-            };
-            let _ = kill(pid, sig);
+            let deadline = (!r.graceful).then(|| Instant::now() + settings::get().stop_timeout);
+            let _ = Order::Reload { graceful: r.graceful }.send(pid);
             r.current = Some((pid, deadline));
             return;
         }

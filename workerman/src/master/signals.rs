@@ -1,36 +1,18 @@
 //! Signals in the master: handlers only set flags and write to a self-pipe; the master loop
-//! polls the pipe with a timeout (its timers), then reads the flags.
+//! polls the pipe with a timeout (its timers), then reads the flags. Which signal is which order
+//! is `order.rs`'s table; SIGCHLD only wakes the loop, which reaps on every turn.
 
 use nix::sys::signal::Signal;
+
+use crate::order::{self, Order};
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// What a signal asks of the master.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Intent {
-    Stop { graceful: bool },
-    Reload { graceful: bool },
-    Status,
-    Connections,
-    ChildExited,
-}
-
-const HANDLED: [(Signal, Intent); 8] = [
-    (Signal::SIGINT, Intent::Stop { graceful: false }),
-    (Signal::SIGHUP, Intent::Stop { graceful: false }),
-    (Signal::SIGTERM, Intent::Stop { graceful: true }),
-    (Signal::SIGUSR1, Intent::Reload { graceful: false }),
-    (Signal::SIGQUIT, Intent::Reload { graceful: true }),
-    (Signal::SIGUSR2, Intent::Status),
-    (Signal::SIGIO, Intent::Connections),
-    (Signal::SIGCHLD, Intent::ChildExited),
-];
-
 pub(crate) struct Signals {
-    flags: Vec<(Intent, Arc<AtomicBool>)>,
+    flags: Vec<(Order, Arc<AtomicBool>)>,
     wake: UnixStream,
 }
 
@@ -40,12 +22,13 @@ impl Signals {
         wake.set_nonblocking(true)?;
         tx.set_nonblocking(true)?;
         let mut flags = Vec::new();
-        for (sig, intent) in HANDLED {
+        for (sig, order) in order::SIGNALS {
             let flag = Arc::new(AtomicBool::new(false));
             signal_hook::flag::register(sig as i32, flag.clone())?;
             signal_hook::low_level::pipe::register(sig as i32, tx.try_clone()?)?;
-            flags.push((intent, flag));
+            flags.push((order, flag));
         }
+        signal_hook::low_level::pipe::register(Signal::SIGCHLD as i32, tx)?;
         Ok(Signals { flags, wake })
     }
 
@@ -60,8 +43,8 @@ impl Signals {
         while matches!((&self.wake).read(&mut buf), Ok(n) if n > 0) {}
     }
 
-    /// The intents of the signals received since the last call, in a fixed order.
-    pub fn take(&self) -> Vec<Intent> {
+    /// The orders received since the last call, in the table's order.
+    pub fn take(&self) -> Vec<Order> {
         self.flags
             .iter()
             .filter(|(_, f)| f.swap(false, Ordering::SeqCst))

@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 
 use nix::unistd::Pid;
 
-use crate::control::ENV_CONTROL_FD;
 use crate::process::{ENV_DAEMON, ENV_LISTEN_FD, ENV_WORKER};
+use crate::report::ENV_CHANNEL_FD;
 use crate::settings::{self, ENV_START_FILE};
 use crate::sys;
 
@@ -17,7 +17,7 @@ pub(crate) fn spawn_worker(
     index: usize,
     id: usize,
     listener: Option<&crate::listen::Bound>,
-    control: &UnixStream,
+    channel: &UnixStream,
     daemon: bool,
 ) -> io::Result<Pid> {
     let exe = settings::start_file();
@@ -29,8 +29,8 @@ pub(crate) fn spawn_worker(
     if daemon {
         cmd.env(ENV_DAEMON, "1");
     }
-    let mut fds = vec![control.as_raw_fd()];
-    cmd.env(ENV_CONTROL_FD, control.as_raw_fd().to_string());
+    let mut fds = vec![channel.as_raw_fd()];
+    cmd.env(ENV_CHANNEL_FD, channel.as_raw_fd().to_string());
     if let Some(l) = listener {
         cmd.env(ENV_LISTEN_FD, l.as_raw_fd().to_string());
         fds.push(l.as_raw_fd());

@@ -115,7 +115,7 @@ pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
         pid_file,
         name,
         started: SystemTime::now(),
-        controls: HashMap::new(),
+        channels: HashMap::new(),
         retiring: HashSet::new(),
         collect: None,
         seq: 0,

@@ -10,10 +10,12 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use super::channel::Channel;
 use super::collect::Kind;
-use super::signals::Intent;
-use super::{Collect, Control, Master, Phase, QUICK_EXIT, backoff, spawn};
+use super::{Collect, Master, Phase, QUICK_EXIT, backoff, spawn};
+use crate::order::Order;
 use crate::panic::PANIC_EXIT_STATUS;
+use crate::report::Answer;
 use crate::settings;
 
 impl Master {
@@ -21,12 +23,12 @@ impl Master {
         let daemon = self.daemon;
         let result = UnixStream::pair().and_then(|(mine, theirs)| {
             let pid = spawn::spawn_worker(g, s, self.groups[g].listener.as_ref(), &theirs, daemon)?;
-            Ok((pid, Control::new(mine)?))
+            Ok((pid, Channel::new(mine)?))
         });
         let group = &mut self.groups[g];
         match result {
-            Ok((pid, control)) => {
-                self.controls.insert(pid, control);
+            Ok((pid, channel)) => {
+                self.channels.insert(pid, channel);
                 let slot = &mut group.slots[s];
                 slot.pid = Some(pid);
                 slot.started = Instant::now();
@@ -44,13 +46,13 @@ impl Master {
         }
     }
 
-    /// Sleeps until a signal, a control message or `timeout`; handles control messages.
+    /// Sleeps until a signal, a worker process's message or `timeout`; handles the messages.
     pub(super) fn wait(&mut self, timeout: Duration) {
-        let pids: Vec<Pid> = self.controls.keys().copied().collect();
+        let pids: Vec<Pid> = self.channels.keys().copied().collect();
         let ready: Vec<bool> = {
             let mut fds = vec![PollFd::new(self.signals.fd(), PollFlags::POLLIN)];
             for pid in &pids {
-                fds.push(PollFd::new(self.controls[pid].stream().as_fd(), PollFlags::POLLIN));
+                fds.push(PollFd::new(self.channels[pid].stream().as_fd(), PollFlags::POLLIN));
             }
             let ms = timeout.as_millis().min(60_000) as i32;
             let _ = poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX));
@@ -63,35 +65,38 @@ impl Master {
             if !ready[i + 1] {
                 continue;
             }
-            let Some(control) = self.controls.get_mut(&pid) else {
+            let Some(channel) = self.channels.get_mut(&pid) else {
                 continue;
             };
-            match control.read_lines() {
-                Ok(lines) => {
-                    for line in lines {
-                        self.control_message(pid, &line);
+            match channel.read_answers() {
+                Ok(answers) => {
+                    for answer in answers {
+                        self.answer(pid, answer);
                     }
                 }
                 // The process is exiting; waitpid will tell.
                 Err(_) => {
-                    self.controls.remove(&pid);
+                    self.channels.remove(&pid);
                 }
             }
         }
     }
 
-    pub(super) fn control_message(&mut self, pid: Pid, line: &str) {
-        if let Some(reason) = line.strip_prefix("retire ") {
-            self.retire(pid, reason);
-        } else if let Some(c) = self.collect.as_mut() {
-            c.accept(pid, line);
+    pub(super) fn answer(&mut self, pid: Pid, answer: Answer) {
+        match answer {
+            Answer::Retire { reason } => self.retire(pid, &reason),
+            answer => {
+                if let Some(c) = self.collect.as_mut() {
+                    c.accept(pid, answer);
+                }
+            }
         }
     }
 
     pub(super) fn run(&mut self) -> ! {
         loop {
-            for intent in self.signals.take() {
-                self.handle(intent);
+            for order in self.signals.take() {
+                self.handle(order);
             }
             self.reap();
             let now = Instant::now();
@@ -173,15 +178,16 @@ impl Master {
         pids
     }
 
-    pub(super) fn signal_all(&self, sig: Signal) {
+    /// Gives `order` to every live process.
+    pub(super) fn order_all(&self, order: Order) {
         for pid in self.live() {
-            let _ = kill(pid, sig);
+            let _ = order.send(pid);
         }
     }
 
-    pub(super) fn handle(&mut self, intent: Intent) {
-        match intent {
-            Intent::Stop { graceful } => {
+    pub(super) fn handle(&mut self, order: Order) {
+        match order {
+            Order::Stop { graceful } => {
                 if let Phase::Stopping { graceful: g, .. } = self.phase
                     // Same request again, or a graceful one while a hard stop is under way: nothing to do.
                     && (g == graceful || (graceful && !g))
@@ -195,12 +201,11 @@ impl Master {
                     graceful,
                     kill_at: (!graceful).then(|| Instant::now() + settings::get().stop_timeout),
                 };
-                self.signal_all(if graceful { Signal::SIGTERM } else { Signal::SIGINT });
+                self.order_all(order);
             }
-            Intent::Reload { graceful } => self.start_reload(graceful),
-            Intent::Status => self.start_collect(Kind::Status),
-            Intent::Connections => self.start_collect(Kind::Connections),
-            Intent::ChildExited => {}
+            Order::Reload { graceful } => self.start_reload(graceful),
+            Order::Status => self.start_collect(Kind::Status),
+            Order::Connections => self.start_collect(Kind::Connections),
         }
     }
 
@@ -227,7 +232,7 @@ impl Master {
     }
 
     pub(super) fn exited(&mut self, pid: Pid, raw: i32, reason: &str) {
-        self.controls.remove(&pid);
+        self.channels.remove(&pid);
         if let Some(c) = self.collect.as_mut() {
             c.pending.remove(&pid);
         }

@@ -4,8 +4,9 @@
 //! take the inherited listener (or bind with `SO_REUSEPORT`) → `on_worker_start` → accept until a
 //! stop or reload signal → `on_worker_stop` → close or drain connections → exit.
 //!
-//! Signals from the master: SIGINT/SIGHUP stop, SIGTERM graceful stop, SIGUSR1 reload, SIGQUIT
-//! graceful reload. A graceful stop stops accepting and waits for the connections to end.
+//! Orders from the master come by signal (`order.rs`: stop, graceful stop, reload, graceful
+//! reload); status and connections requests come over the report channel (`answer.rs`). A
+//! graceful stop stops accepting and waits for the connections to end.
 
 use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
@@ -13,8 +14,10 @@ use std::rc::Rc;
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Notify;
+use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
+use crate::order::{self, Order};
 use crate::panic::PanicReport;
 use crate::settings;
 use crate::stats;
@@ -22,7 +25,7 @@ use crate::sys;
 use crate::worker::{AnyWorker, registry};
 
 pub(crate) mod accept;
-mod control;
+mod answer;
 pub(crate) mod privileges;
 
 /// `<worker index>:<id>` of the process to become.
@@ -37,7 +40,8 @@ pub(crate) struct Role {
     index: usize,
     id: usize,
     fd: Option<RawFd>,
-    control: Option<RawFd>,
+    /// This process's end of the report channel.
+    channel: Option<RawFd>,
     daemon: bool,
 }
 
@@ -49,7 +53,7 @@ pub(crate) fn role_from_env() -> Option<Role> {
         index: index.parse().ok()?,
         id: id.parse().ok()?,
         fd: std::env::var(ENV_LISTEN_FD).ok().and_then(|s| s.parse().ok()),
-        control: std::env::var(crate::control::ENV_CONTROL_FD)
+        channel: std::env::var(crate::report::ENV_CHANNEL_FD)
             .ok()
             .and_then(|s| s.parse().ok()),
         daemon: std::env::var_os(ENV_DAEMON).is_some(),
@@ -59,7 +63,7 @@ pub(crate) fn role_from_env() -> Option<Role> {
         ENV_LISTEN_FD,
         ENV_DAEMON,
         settings::ENV_START_FILE,
-        crate::control::ENV_CONTROL_FD,
+        crate::report::ENV_CHANNEL_FD,
     ]);
     Some(role)
 }
@@ -90,15 +94,13 @@ pub(crate) fn request_stop(graceful: bool) {
 /// The master of this worker process, set when the process becomes a worker.
 static MASTER: std::sync::OnceLock<nix::unistd::Pid> = std::sync::OnceLock::new();
 
-/// Asks the master to reload, as `./app reload [-g]` does (SIGUSR1, or SIGQUIT when graceful).
+/// Asks the master to reload, as `./app reload [-g]` does.
 /// Returns false outside a worker process (the master, `run_standalone`) or when the signal fails.
 pub(crate) fn request_reload(graceful: bool) -> bool {
-    use nix::sys::signal::{Signal, kill};
     let Some(&master) = MASTER.get() else {
         return false;
     };
-    let sig = if graceful { Signal::SIGQUIT } else { Signal::SIGUSR1 };
-    kill(master, sig).is_ok()
+    Order::Reload { graceful }.send(master).is_ok()
 }
 
 /// In standalone mode a panic without handler stops the loop instead of exiting the process.
@@ -111,66 +113,59 @@ pub(crate) fn standalone_panic(report: &PanicReport) -> bool {
     true
 }
 
-enum Intent {
-    Stop {
-        graceful: bool,
-    },
+/// What wakes the worker process's supervising loop.
+enum Wake {
+    /// An order from the master (by signal).
+    Order(Order),
     /// `Worker::stop_all()` (or a limit) from inside this process: the master should replace it.
-    StopRequested {
-        graceful: bool,
-    },
-    Reload {
-        graceful: bool,
-    },
+    StopRequested { graceful: bool },
 }
 
+/// The orders received by signal, forwarded by one task per signal.
 struct Signals {
-    int: tokio::signal::unix::Signal,
-    hup: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-    usr1: tokio::signal::unix::Signal,
-    quit: tokio::signal::unix::Signal,
-    /// The master's status/connections signals, if sent to a worker directly: ignored (reports
-    /// go over the control channel), instead of the default action, which would kill it.
-    usr2: tokio::signal::unix::Signal,
-    io: tokio::signal::unix::Signal,
+    orders: mpsc::UnboundedReceiver<Order>,
 }
 
 impl Signals {
     /// Installed before `on_worker_start`, so a signal during start-up is never lost or fatal.
+    /// Every signal of the order table is caught, including status and connections (answered
+    /// over the report channel, never by signal): their default action would kill the process.
     fn install() -> std::io::Result<Signals> {
-        Ok(Signals {
-            int: signal(SignalKind::interrupt())?,
-            hup: signal(SignalKind::hangup())?,
-            term: signal(SignalKind::terminate())?,
-            usr1: signal(SignalKind::user_defined1())?,
-            quit: signal(SignalKind::quit())?,
-            usr2: signal(SignalKind::user_defined2())?,
-            io: signal(SignalKind::io())?,
-        })
-    }
-
-    /// Waits for SIGINT or SIGHUP (other signals are ignored meanwhile).
-    async fn hard_stop(&mut self) {
-        tokio::select! {
-            _ = self.int.recv() => {}
-            _ = self.hup.recv() => {}
+        let (tx, orders) = mpsc::unbounded_channel();
+        for (sig, order) in order::SIGNALS {
+            let mut stream = signal(SignalKind::from_raw(sig as i32))?;
+            let tx = tx.clone();
+            tokio::task::spawn_local(async move {
+                while stream.recv().await.is_some() {
+                    if tx.send(order).is_err() {
+                        return;
+                    }
+                }
+            });
         }
+        Ok(Signals { orders })
     }
 
-    async fn next(&mut self) -> Intent {
+    /// Waits for a hard stop order (other orders are ignored meanwhile).
+    async fn hard_stop(&mut self) {
+        while let Some(order) = self.orders.recv().await {
+            if order == (Order::Stop { graceful: false }) {
+                return;
+            }
+        }
+        std::future::pending::<()>().await
+    }
+
+    async fn next(&mut self) -> Wake {
         let stop = STOP.with(Rc::clone);
         loop {
-            return tokio::select! {
-                _ = self.int.recv() => Intent::Stop { graceful: false },
-                _ = self.hup.recv() => Intent::Stop { graceful: false },
-                _ = self.term.recv() => Intent::Stop { graceful: true },
-                _ = self.usr1.recv() => Intent::Reload { graceful: false },
-                _ = self.quit.recv() => Intent::Reload { graceful: true },
-                _ = stop.notified() => Intent::StopRequested { graceful: STOP_GRACEFUL.with(Cell::get).unwrap_or(false) },
-                _ = self.usr2.recv() => continue,
-                _ = self.io.recv() => continue,
-            };
+            tokio::select! {
+                Some(order) = self.orders.recv() => match order {
+                    Order::Stop { .. } | Order::Reload { .. } => return Wake::Order(order),
+                    Order::Status | Order::Connections => continue,
+                },
+                _ = stop.notified() => return Wake::StopRequested { graceful: STOP_GRACEFUL.with(Cell::get).unwrap_or(false) },
+            }
         }
     }
 }
@@ -205,12 +200,12 @@ pub(crate) fn run_worker(role: Role) -> ! {
     let code = match runtime() {
         Ok(rt) => {
             let local = tokio::task::LocalSet::new();
-            let control = role.control;
+            let channel = role.channel;
             // The supervising future runs as a task of its own: the future given to block_on is
             // polled on every wake-up of any task, so it must be cheap (a join handle).
             local.block_on(&rt, async move {
-                if let Some(fd) = control {
-                    control::start(fd);
+                if let Some(fd) = channel {
+                    answer::start(fd);
                 }
                 tokio::task::spawn_local(serve(worker, role.id, listener, initial))
                     .await
@@ -256,13 +251,14 @@ async fn serve(worker: Rc<dyn AnyWorker>, id: usize, listener: Option<crate::lis
         .then(|| tokio::task::spawn_local(watch_limits(spec.max_requests, spec.max_memory)));
     let graceful = loop {
         match signals.next().await {
-            Intent::Stop { graceful } => break graceful,
-            Intent::StopRequested { graceful } => {
+            Wake::Order(Order::Stop { graceful }) => break graceful,
+            Wake::StopRequested { graceful } => {
                 // Expected, not a crash: the master starts the replacement right away.
-                control::announce_retire("Worker::stop_all called").await;
+                answer::announce_retire("Worker::stop_all called").await;
                 break graceful;
             }
-            Intent::Reload { graceful } => {
+            Wake::Order(Order::Status | Order::Connections) => {}
+            Wake::Order(Order::Reload { graceful }) => {
                 worker.reload();
                 if worker.spec().reloadable {
                     break graceful;
@@ -378,7 +374,7 @@ async fn watch_limits(max_requests: Option<u64>, max_memory: Option<u64>) {
         let reason = match (max_requests, max_memory) {
             (Some(max), _) if requests >= max => format!("handled {requests} requests, max_requests is {max}"),
             (_, Some(max)) => {
-                let rss = crate::control::rss_bytes();
+                let rss = crate::report::rss_bytes();
                 if rss < max {
                     continue;
                 }
@@ -386,7 +382,7 @@ async fn watch_limits(max_requests: Option<u64>, max_memory: Option<u64>) {
             }
             _ => continue,
         };
-        control::announce_retire(&reason).await;
+        answer::announce_retire(&reason).await;
         request_stop(true);
         return;
     }

@@ -1,7 +1,7 @@
 //! `status [-d] [--json]` and `connections`: ask the master for a report and render it.
 //!
-//! The CLI signals the master (SIGUSR2 status, SIGIO connections); the master asks every worker
-//! process over its control channel, waits up to `REPORT_WAIT` for answers, and writes a report
+//! The CLI gives the master the order ([`Order::Status`], [`Order::Connections`]); the master asks
+//! every worker process over its report channel, waits up to `REPORT_WAIT` for answers, and writes a report
 //! file, which the CLI polls for. A worker that did not answer in time is shown `[busy]`.
 
 use std::collections::BTreeMap;
@@ -10,76 +10,16 @@ use std::fs;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::control::{REPORT_WAIT, Report};
+use crate::order::Order;
+use crate::report::{ConnectionsReport, Counters, REPORT_WAIT, StatusReport};
 use crate::settings;
 
-/// The status report, as parsed from the master's file.
-#[derive(Debug, Default)]
-struct Status {
-    start_time: u64,
-    version: String,
-    rustc: String,
-    daemon: bool,
-    load: Vec<String>,
-    workers: Vec<WorkerLine>,
-    processes: Vec<ProcLine>,
-}
-
-#[derive(Debug)]
-struct WorkerLine {
-    name: String,
-    listen: String,
-    count: usize,
-    exits: Vec<(i32, u64)>,
-}
-
-#[derive(Debug)]
-struct ProcLine {
-    pid: i32,
-    worker: usize,
-    id: usize,
-    report: Option<Report>,
-}
-
-fn parse_status(text: &str) -> Status {
-    let mut s = Status::default();
-    for line in text.lines() {
-        let f: Vec<&str> = line.split('\t').collect();
-        match f.as_slice() {
-            ["meta", "start_time", v] => s.start_time = v.parse().unwrap_or(0),
-            ["meta", "version", v] => s.version = v.to_string(),
-            ["meta", "rustc", v] => s.rustc = v.to_string(),
-            ["meta", "daemon", v] => s.daemon = *v == "1",
-            ["meta", "load", v] => s.load = v.split(' ').map(str::to_string).collect(),
-            ["worker", _, name, listen, count, exits] => s.workers.push(WorkerLine {
-                name: name.to_string(),
-                listen: listen.to_string(),
-                count: count.parse().unwrap_or(0),
-                exits: exits
-                    .split(',')
-                    .filter_map(|e| e.split_once(':'))
-                    .filter_map(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
-                    .collect(),
-            }),
-            ["proc", pid, worker, id, state, rest @ ..] => s.processes.push(ProcLine {
-                pid: pid.parse().unwrap_or(0),
-                worker: worker.parse().unwrap_or(0),
-                id: id.parse().unwrap_or(0),
-                report: if *state == "idle" { Report::decode(rest) } else { None },
-            }),
-            _ => {}
-        }
-    }
-    s
-}
-
-/// Signals the master and waits for the report file it writes.
-fn request(master: Pid, sig: Signal, file: PathBuf) -> Option<String> {
+/// Gives the master the order and waits for the report file it writes.
+fn request(master: Pid, order: Order, file: PathBuf) -> Option<String> {
     let _ = fs::remove_file(&file);
-    kill(master, sig).ok()?;
+    order.send(master).ok()?;
     let deadline = Instant::now() + REPORT_WAIT + Duration::from_secs(3);
     while Instant::now() < deadline {
         if let Ok(text) = fs::read_to_string(&file) {
@@ -108,7 +48,7 @@ const PROCESS: &str =
     "----------------------------------------------PROCESS STATUS---------------------------------------------------";
 
 /// Renders the seed's layout. `qps` maps pid → requests per second (live mode), else zeros.
-fn render(s: &Status, qps: &BTreeMap<i32, u64>) -> String {
+fn render(s: &StatusReport, qps: &BTreeMap<i32, u64>) -> String {
     let mut out = String::new();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -170,12 +110,12 @@ fn render(s: &Status, qps: &BTreeMap<i32, u64>) -> String {
         pad("total_request", 14),
         pad("qps", 7)
     );
-    let mut sum = Report::default();
+    let mut sum = Counters::default();
     let mut sum_qps = 0;
     for p in &s.processes {
         let w = s.workers.get(p.worker);
         let (name, listen) = w.map(|w| (w.name.as_str(), w.listen.as_str())).unwrap_or(("?", "?"));
-        match &p.report {
+        match &p.counters {
             Some(r) => {
                 let q = qps.get(&p.pid).copied().unwrap_or(0);
                 sum_qps += q;
@@ -249,7 +189,7 @@ fn json_str(s: &str) -> String {
     out
 }
 
-fn render_json(s: &Status) -> String {
+fn render_json(s: &StatusReport) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -273,7 +213,7 @@ fn render_json(s: &Status) -> String {
         .iter()
         .map(|p| {
             let name = s.workers.get(p.worker).map(|w| w.name.as_str()).unwrap_or("?");
-            match &p.report {
+            match &p.counters {
                 Some(r) => format!(
                     "{{\"pid\":{},\"worker\":{},\"id\":{},\"status\":\"idle\",\"memory\":{},\"connections\":{},\"send_fail\":{},\"timers\":{},\"total_request\":{},\"protocol_errors\":{}}}",
                     p.pid,
@@ -306,14 +246,14 @@ fn render_json(s: &Status) -> String {
 
 /// `status [-d] [--json]`. Returns the exit code.
 pub(crate) fn status(master: Pid, live: bool, json: bool) -> i32 {
-    let file = crate::control::status_file(&settings::pid_file());
+    let file = crate::report::status_file(&settings::pid_file());
     let mut previous: BTreeMap<i32, (u64, Instant)> = BTreeMap::new();
     loop {
-        let Some(text) = request(master, Signal::SIGUSR2, file.clone()) else {
+        let Some(text) = request(master, Order::Status, file.clone()) else {
             eprintln!("Workerman[{}] the master did not answer", settings::start_name());
             return super::exit::FAILED;
         };
-        let s = parse_status(&text);
+        let s = StatusReport::decode(&text);
         if json {
             print!("{}", render_json(&s));
             return super::exit::OK;
@@ -321,7 +261,7 @@ pub(crate) fn status(master: Pid, live: bool, json: bool) -> i32 {
         let mut qps = BTreeMap::new();
         let now = Instant::now();
         for p in &s.processes {
-            if let Some(r) = &p.report {
+            if let Some(r) = &p.counters {
                 if let Some((before, at)) = previous.get(&p.pid) {
                     let secs = now.duration_since(*at).as_secs_f64().max(0.001);
                     qps.insert(
@@ -371,8 +311,8 @@ fn cut(s: &str, max: usize) -> String {
 
 /// `connections`: every connection of every worker process (SPEC §10.3 columns).
 pub(crate) fn connections(master: Pid) -> i32 {
-    let file = crate::control::connections_file(&settings::pid_file());
-    let Some(text) = request(master, Signal::SIGIO, file) else {
+    let file = crate::report::connections_file(&settings::pid_file());
+    let Some(text) = request(master, Order::Connections, file) else {
         eprintln!("Workerman[{}] the master did not answer", settings::start_name());
         return super::exit::FAILED;
     };
@@ -382,51 +322,31 @@ pub(crate) fn connections(master: Pid) -> i32 {
         out,
         "PID      Worker          CID       Trans   Protocol        ipv4   ipv6   Recv-Q       Send-Q       Bytes-R      Bytes-W       Status         Local Address          Foreign Address"
     );
-    for line in text.lines() {
-        let f: Vec<&str> = line.split('\t').collect();
-        match f.as_slice() {
-            [
-                "conn",
-                pid,
-                worker,
-                id,
-                transport,
-                protocol,
-                recv_q,
-                send_q,
-                read,
-                written,
-                status,
-                local,
-                remote,
-            ] => {
-                let v6 = remote.starts_with('[');
-                let v4 = !v6 && remote.parse::<std::net::SocketAddr>().is_ok();
-                let num = |s: &str| s.parse::<u64>().unwrap_or(0);
-                let _ = writeln!(
-                    out,
-                    "{}{}{}{}{}{}{}{}{}{}{} {} {} {}",
-                    pad(pid, 9),
-                    pad(cut(worker, 14), 16),
-                    pad(id, 10),
-                    pad(transport, 8),
-                    pad(cut(protocol, 15), 16),
-                    pad(if v4 { " 1" } else { " 0" }, 7),
-                    pad(if v6 { " 1" } else { " 0" }, 7),
-                    pad(human_bytes(num(recv_q)), 13),
-                    pad(human_bytes(num(send_q)), 13),
-                    pad(human_bytes(num(read)), 13),
-                    pad(human_bytes(num(written)), 13),
-                    pad(status, 14),
-                    pad(local, 22),
-                    pad(remote, 22)
-                );
-            }
-            ["busy", pid] => {
-                let _ = writeln!(out, "{} [busy: did not answer within {REPORT_WAIT:?}]", pad(pid, 9));
-            }
-            _ => {}
-        }
+    let report = ConnectionsReport::decode(&text);
+    for (pid, r) in &report.rows {
+        let v6 = r.remote.starts_with('[');
+        let v4 = !v6 && r.remote.parse::<std::net::SocketAddr>().is_ok();
+        let _ = writeln!(
+            out,
+            "{}{}{}{}{}{}{}{}{}{}{} {} {} {}",
+            pad(pid, 9),
+            pad(cut(&r.worker, 14), 16),
+            pad(r.id, 10),
+            pad(&r.transport, 8),
+            pad(cut(&r.protocol, 15), 16),
+            pad(if v4 { " 1" } else { " 0" }, 7),
+            pad(if v6 { " 1" } else { " 0" }, 7),
+            pad(human_bytes(r.recv_q), 13),
+            pad(human_bytes(r.send_q), 13),
+            pad(human_bytes(r.bytes_read), 13),
+            pad(human_bytes(r.bytes_written), 13),
+            pad(&r.status, 14),
+            pad(&r.local, 22),
+            pad(&r.remote, 22)
+        );
+    }
+    for pid in &report.busy {
+        let _ = writeln!(out, "{} [busy: did not answer within {REPORT_WAIT:?}]", pad(pid, 9));
     }
     print!("{out}");
     super::exit::OK
@@ -442,7 +362,7 @@ proc\t10\t0\t0\tidle\t2097152\t5\t1\t2\t30\t0\nproc\t11\t0\t1\tbusy\n";
 
     #[test]
     fn renders_seed_layout() {
-        let s = parse_status(SAMPLE);
+        let s = StatusReport::decode(SAMPLE);
         assert_eq!(s.processes.len(), 2);
         let text = render(&s, &BTreeMap::new());
         assert!(text.contains("GLOBAL STATUS"));
@@ -457,7 +377,7 @@ proc\t10\t0\t0\tidle\t2097152\t5\t1\t2\t30\t0\nproc\t11\t0\t1\tbusy\n";
 
     #[test]
     fn json_is_well_formed() {
-        let s = parse_status(SAMPLE);
+        let s = StatusReport::decode(SAMPLE);
         let j = render_json(&s);
         assert!(j.contains("\"exits\":{\"0\":3,\"9\":1}"), "{j}");
         assert!(j.contains("{\"pid\":11,\"worker\":\"web\",\"id\":1,\"status\":\"busy\"}"));
