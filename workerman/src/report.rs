@@ -14,7 +14,6 @@
 //! answers from its event loop, so a worker stuck in a blocking call does not answer: the master
 //! waits [`REPORT_WAIT`] and then reports it as busy.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How long the master waits for worker processes' answers before calling them busy.
@@ -374,17 +373,6 @@ pub(crate) fn rss_bytes() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map(|kb| kb * 1024)
         .unwrap_or(0)
-}
-
-/// Where the master writes the status report for the CLI: the `status_file` setting, else next
-/// to the pid file.
-pub(crate) fn status_file(pid_file: &Path) -> PathBuf {
-    pid_file.with_extension("status")
-}
-
-/// Where the master writes the connections report for the CLI.
-pub(crate) fn connections_file(pid_file: &Path) -> PathBuf {
-    pid_file.with_extension("connections")
 }
 
 #[cfg(test)]

@@ -14,11 +14,13 @@ pub(crate) fn run_all() -> ! {
         print!("{}", cli::usage(&name));
         std::process::exit(exit::USAGE);
     };
+    // `Worker::set_daemonize(true)` in the start file: as if `-d` were given.
+    let daemonize = settings::get().daemonize;
     let code = match cmd {
-        Command::Start { daemon } => start(daemon),
+        Command::Start { daemon } => start(daemon || daemonize),
         Command::Stop { graceful } => cli::stop(graceful),
         Command::Restart { daemon, graceful } => match cli::stop(graceful) {
-            exit::OK | exit::NOT_RUNNING => start(daemon),
+            exit::OK | exit::NOT_RUNNING => start(daemon || daemonize),
             code => code,
         },
         Command::Reload { graceful } => cli::reload(graceful),

@@ -24,6 +24,9 @@ pub(crate) struct Settings {
     pub stop_timeout: Duration,
     pub log_file_max_size: u64,
     pub daemonized: bool,
+    /// `Worker::set_daemonize`: `start` runs as a daemon without `-d`.
+    pub daemonize: bool,
+    pub status_file: Option<PathBuf>,
 }
 
 static SETTINGS: Mutex<Settings> = Mutex::new(Settings {
@@ -33,6 +36,8 @@ static SETTINGS: Mutex<Settings> = Mutex::new(Settings {
     stop_timeout: DEFAULT_STOP_TIMEOUT,
     log_file_max_size: DEFAULT_LOG_FILE_MAX_SIZE,
     daemonized: false,
+    daemonize: false,
+    status_file: None,
 });
 
 pub(crate) fn get() -> MutexGuard<'static, Settings> {
@@ -93,6 +98,19 @@ pub(crate) fn pid_file() -> PathBuf {
         .clone()
         .or_else(|| env_path(ENV_PID_FILE))
         .unwrap_or_else(|| start_dir().join(format!("workerman.{}.pid", start_name())))
+}
+
+/// Where the master writes the status report for the CLI: the `status_file` setting, else the
+/// pid file's path with the extension `status`.
+pub(crate) fn status_file() -> PathBuf {
+    let set = get().status_file.clone();
+    set.unwrap_or_else(|| pid_file().with_extension("status"))
+}
+
+/// Where the master writes the connections report: the status file's path with the extension
+/// `connections`.
+pub(crate) fn connections_file() -> PathBuf {
+    status_file().with_extension("connections")
 }
 
 pub(crate) fn log_file() -> PathBuf {

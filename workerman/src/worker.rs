@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitStatus;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use crate::protocol::{Protocol, Tcp};
 use crate::settings;
 
 pub(crate) type WorkerFn<P> = Rc<dyn Fn(&Worker<P>)>;
+type WorkerExitFn<P> = Rc<dyn Fn(&Worker<P>, u32, ExitStatus)>;
 
 /// Plain settings of a worker, as the master needs them.
 #[derive(Debug, Clone)]
@@ -47,6 +49,7 @@ struct WorkerCallbacks<P: Protocol> {
     on_worker_start: Option<WorkerFn<P>>,
     on_worker_stop: Option<WorkerFn<P>>,
     on_worker_reload: Option<WorkerFn<P>>,
+    on_worker_exit: Option<WorkerExitFn<P>>,
     conn: Callbacks<P>,
     on_udp_message: Option<crate::connection::UdpMessageFn<P>>,
     error_handler: Option<crate::panic::Handler>,
@@ -60,6 +63,8 @@ struct Shared<P: Protocol> {
     connections: RefCell<BTreeMap<u64, TcpConnection<P>>>,
     id: Cell<usize>,
     listeners: RefCell<Vec<(Option<SocketAddr>, tokio::task::AbortHandle)>>,
+    /// Whether the listeners accept (`pause_accept` / `resume_accept`); the accept loops watch it.
+    accepting: tokio::sync::watch::Sender<bool>,
     stopping: Cell<bool>,
 }
 
@@ -188,6 +193,7 @@ impl<P: Protocol> Worker<P> {
                     on_worker_start: None,
                     on_worker_stop: None,
                     on_worker_reload: None,
+                    on_worker_exit: None,
                     conn: Callbacks {
                         service,
                         ..Callbacks::default()
@@ -198,6 +204,7 @@ impl<P: Protocol> Worker<P> {
                 connections: RefCell::new(BTreeMap::new()),
                 id: Cell::new(0),
                 listeners: RefCell::new(Vec::new()),
+                accepting: tokio::sync::watch::Sender::new(true),
                 stopping: Cell::new(false),
             }),
         };
@@ -399,6 +406,40 @@ impl<P: Protocol> Worker<P> {
         self.shared.stopping.get()
     }
 
+    /// Stops accepting new connections in this process, keeping the listening socket (Workerman's
+    /// `pauseAccept()`): clients still connect, into the kernel's backlog (or to another process
+    /// sharing the socket), and wait there until [`resume_accept`](Worker::resume_accept).
+    /// Connections already accepted carry on. For a UDP worker, datagrams wait unread. Call it
+    /// inside the worker process (a callback, a timer).
+    pub fn pause_accept(&self) {
+        self.shared.accepting.send_replace(false);
+    }
+
+    /// Accepts again after [`pause_accept`](Worker::pause_accept).
+    pub fn resume_accept(&self) {
+        self.shared.accepting.send_replace(true);
+    }
+
+    /// Whether this process accepts new connections (`false` after
+    /// [`pause_accept`](Worker::pause_accept)).
+    pub fn is_accepting(&self) -> bool {
+        *self.shared.accepting.borrow()
+    }
+
+    /// Stops listening in this process, for good (Workerman's `unlisten()`): the accept loop ends
+    /// and this process's copy of the listening socket is closed; connections already accepted
+    /// carry on. The port is free again only when no process holds the socket any more: with
+    /// `reuse_port` each process has its own socket, otherwise the master (and the other
+    /// processes of the worker) keep theirs and the kernel keeps accepting into the backlog.
+    pub fn unlisten(&self) {
+        self.stop_listening();
+    }
+
+    /// Watches whether the listeners should accept (for the accept loops).
+    pub(crate) fn accept_switch(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shared.accepting.subscribe()
+    }
+
     /// Called in each process once it started, before connections are accepted.
     pub fn on_worker_start(&self, f: impl Fn(&Worker<P>) + 'static) {
         self.shared.callbacks.borrow_mut().on_worker_start = Some(Rc::new(f));
@@ -412,6 +453,25 @@ impl<P: Protocol> Worker<P> {
     /// Called in each process on `reload`.
     pub fn on_worker_reload(&self, f: impl Fn(&Worker<P>) + 'static) {
         self.shared.callbacks.borrow_mut().on_worker_reload = Some(Rc::new(f));
+    }
+
+    /// Called **in the master** each time one of this worker's processes exited (Workerman's
+    /// `onWorkerExit`): the worker, the process's pid and its exit status (`code()` for an exit,
+    /// `signal()` from `std::os::unix::process::ExitStatusExt` for a kill). It runs for every
+    /// exit — a crash, a kill, a reload, a stop — before the master starts a replacement. The
+    /// master has no event loop: keep it short and blocking-free (log, alert, count). A panic in
+    /// it is logged and the master carries on.
+    ///
+    /// ```no_run
+    /// use workerman::{Worker, protocol::Text};
+    ///
+    /// let worker = Worker::<Text>::new("text://0.0.0.0:2348").unwrap();
+    /// worker.on_worker_exit(|worker, pid, status| {
+    ///     Worker::log(&format!("{} process {pid} exited: {status}", worker.name()));
+    /// });
+    /// ```
+    pub fn on_worker_exit(&self, f: impl Fn(&Worker<P>, u32, ExitStatus) + 'static) {
+        self.shared.callbacks.borrow_mut().on_worker_exit = Some(Rc::new(f));
     }
 
     /// Called when a connection is accepted, before any data.
@@ -603,6 +663,46 @@ impl Worker<Tcp> {
         settings::get().daemonized
     }
 
+    /// Makes `start` (and `restart`) run as a daemon without `-d` (Workerman's
+    /// `Worker::$daemonize = true`). Call it before [`Worker::run_all`].
+    pub fn set_daemonize(on: bool) {
+        settings::get().daemonize = on;
+    }
+
+    /// Every worker of this program, in creation order (Workerman's `Worker::getAllWorkers()`),
+    /// as type-erased handles; [`WorkerRef::downcast`] gives the typed [`Worker`] back. In a
+    /// worker process this includes the workers whose processes are others (their callbacks
+    /// never run here; `id`, `pause_accept`... concern this process only).
+    ///
+    /// ```no_run
+    /// use workerman::{Worker, protocol::Text};
+    ///
+    /// let chat = Worker::<Text>::new("text://0.0.0.0:2348").unwrap();
+    /// chat.set_name("chat");
+    /// chat.on_message(|conn, line| {
+    ///     if line == "workers" {
+    ///         let names: Vec<String> = Worker::all().iter().map(|w| w.name()).collect();
+    ///         conn.send(names.join(","));
+    ///     }
+    /// });
+    /// ```
+    pub fn all() -> Vec<WorkerRef> {
+        registry::all().into_iter().map(WorkerRef).collect()
+    }
+
+    /// Called in the master when it receives `reload` (or `reload -g`), before any process is
+    /// replaced (Workerman's `Worker::$onMasterReload`). Runs in the master, which has no event
+    /// loop: keep it short. A panic in it is logged and the master carries on.
+    pub fn on_master_reload(f: impl Fn() + 'static) {
+        master_hooks::set(master_hooks::Hook::Reload, Rc::new(f));
+    }
+
+    /// Called in the master when it stops, after every worker process has exited and the pid
+    /// file is removed, just before the master exits (Workerman's `Worker::$onMasterStop`).
+    pub fn on_master_stop(f: impl Fn() + 'static) {
+        master_hooks::set(master_hooks::Hook::Stop, Rc::new(f));
+    }
+
     /// Writes a line to the log file (`Y-m-d H:i:s pid:N message`), and to stdout unless daemonized.
     pub fn log(message: &str) {
         settings::log(message);
@@ -612,6 +712,14 @@ impl Worker<Tcp> {
     /// executable).
     pub fn set_pid_file(path: impl Into<PathBuf>) {
         settings::get().pid_file = Some(path.into());
+    }
+
+    /// Where the master writes the report `status` prints (Workerman's `Worker::$statusFile`);
+    /// `connections` uses the same path with the extension `connections`. Default: the pid file's
+    /// path with the extensions `status` and `connections`. The CLI reads the report there, so
+    /// the start file must set the same path in every run (set it before [`Worker::run_all`]).
+    pub fn set_status_file(path: impl Into<PathBuf>) {
+        settings::get().status_file = Some(path.into());
     }
 
     /// Where log lines go (default `workerman.log` beside the executable).
@@ -654,6 +762,14 @@ pub(crate) trait AnyWorker {
     /// process afterwards, see `process::drain_connections`).
     fn stop(&self, graceful: bool);
     fn reload(&self);
+    /// In the master: one of this worker's processes exited.
+    fn exited(&self, pid: u32, status: ExitStatus);
+    fn id(&self) -> usize;
+    fn connection_count(&self) -> usize;
+    fn pause_accept(&self);
+    fn resume_accept(&self);
+    fn unlisten(&self);
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 impl<P: Protocol> AnyWorker for Worker<P> {
@@ -711,6 +827,160 @@ impl<P: Protocol> AnyWorker for Worker<P> {
         let cb = self.shared.callbacks.borrow().on_worker_reload.clone();
         if let Some(cb) = cb {
             crate::panic::guard(|| cb(self));
+        }
+    }
+
+    fn exited(&self, pid: u32, status: ExitStatus) {
+        let cb = self.shared.callbacks.borrow().on_worker_exit.clone();
+        if let Some(cb) = cb {
+            master_hooks::run("on_worker_exit", || cb(self, pid, status));
+        }
+    }
+
+    fn id(&self) -> usize {
+        Worker::id(self)
+    }
+
+    fn connection_count(&self) -> usize {
+        Worker::connection_count(self)
+    }
+
+    fn pause_accept(&self) {
+        Worker::pause_accept(self)
+    }
+
+    fn resume_accept(&self) {
+        Worker::resume_accept(self)
+    }
+
+    fn unlisten(&self) {
+        Worker::unlisten(self)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// A worker of this program whatever its protocol, as [`Worker::all`] lists them.
+#[derive(Clone)]
+pub struct WorkerRef(Rc<dyn AnyWorker>);
+
+impl fmt::Debug for WorkerRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let spec = self.0.spec();
+        f.debug_struct("WorkerRef")
+            .field("name", &spec.name)
+            .field("address", &spec.address.as_ref().map(|a| a.to_string()))
+            .field("count", &spec.count)
+            .finish()
+    }
+}
+
+impl WorkerRef {
+    /// [`Worker::name`].
+    pub fn name(&self) -> String {
+        self.0.spec().name
+    }
+
+    /// [`Worker::count`].
+    pub fn count(&self) -> usize {
+        self.0.spec().count
+    }
+
+    /// [`Worker::address`].
+    pub fn address(&self) -> Option<Address> {
+        self.0.spec().address
+    }
+
+    /// [`Worker::id`]: meaningful for the worker this process runs.
+    pub fn id(&self) -> usize {
+        self.0.id()
+    }
+
+    /// [`Worker::connection_count`] in this process.
+    pub fn connection_count(&self) -> usize {
+        self.0.connection_count()
+    }
+
+    /// [`Worker::pause_accept`].
+    pub fn pause_accept(&self) {
+        self.0.pause_accept()
+    }
+
+    /// [`Worker::resume_accept`].
+    pub fn resume_accept(&self) {
+        self.0.resume_accept()
+    }
+
+    /// [`Worker::unlisten`].
+    pub fn unlisten(&self) {
+        self.0.unlisten()
+    }
+
+    /// The typed worker, when its protocol is `P`.
+    ///
+    /// ```
+    /// use workerman::{Worker, protocol::{Text, Tcp}};
+    ///
+    /// let text = Worker::<Text>::new("text://127.0.0.1:0").unwrap();
+    /// let all = Worker::all();
+    /// let found = all.iter().find_map(|w| w.downcast::<Text>()).unwrap();
+    /// assert_eq!(found.name(), text.name());
+    /// assert!(all.iter().all(|w| w.downcast::<Tcp>().is_none()));
+    /// ```
+    pub fn downcast<P: Protocol>(&self) -> Option<Worker<P>> {
+        self.0.as_any().downcast_ref::<Worker<P>>().cloned()
+    }
+}
+
+pub(crate) mod master_hooks {
+    //! `Worker::on_master_reload` / `on_master_stop`: set before `run_all`, run by the master
+    //! (one thread, no event loop).
+    use std::cell::RefCell;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::rc::Rc;
+
+    #[derive(Clone, Copy)]
+    pub(crate) enum Hook {
+        Reload,
+        Stop,
+    }
+
+    type HookFn = Rc<dyn Fn()>;
+
+    thread_local! {
+        static HOOKS: RefCell<[Option<HookFn>; 2]> = const { RefCell::new([None, None]) };
+    }
+
+    pub(crate) fn set(hook: Hook, f: HookFn) {
+        HOOKS.with(|h| h.borrow_mut()[hook as usize] = Some(f));
+    }
+
+    /// Runs the hook, if set.
+    pub(crate) fn fire(hook: Hook) {
+        let f = HOOKS.with(|h| h.borrow()[hook as usize].clone());
+        if let Some(f) = f {
+            let name = match hook {
+                Hook::Reload => "on_master_reload",
+                Hook::Stop => "on_master_stop",
+            };
+            run(name, || f());
+        }
+    }
+
+    /// Runs a user callback in the master: a panic is logged, the master carries on.
+    pub(crate) fn run(name: &str, f: impl FnOnce()) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            crate::settings::log(&format!(
+                "Workerman[{}] {name} panicked: {message}",
+                crate::settings::start_name()
+            ));
         }
     }
 }

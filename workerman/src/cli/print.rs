@@ -246,7 +246,7 @@ fn render_json(s: &StatusReport) -> String {
 
 /// `status [-d] [--json]`. Returns the exit code.
 pub(crate) fn status(master: Pid, live: bool, json: bool) -> i32 {
-    let file = crate::report::status_file(&settings::pid_file());
+    let file = settings::status_file();
     let mut previous: BTreeMap<i32, (u64, Instant)> = BTreeMap::new();
     loop {
         let Some(text) = request(master, Order::Status, file.clone()) else {
@@ -311,7 +311,7 @@ fn cut(s: &str, max: usize) -> String {
 
 /// `connections`: every connection of every worker process (SPEC §10.3 columns).
 pub(crate) fn connections(master: Pid) -> i32 {
-    let file = crate::report::connections_file(&settings::pid_file());
+    let file = settings::connections_file();
     let Some(text) = request(master, Order::Connections, file) else {
         eprintln!("Workerman[{}] the master did not answer", settings::start_name());
         return super::exit::FAILED;

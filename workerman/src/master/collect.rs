@@ -103,7 +103,7 @@ impl super::Master {
     pub(super) fn finish_collect(&mut self, c: Collect) {
         let result = match c.kind {
             Kind::Status => {
-                let path = crate::report::status_file(&self.pid_file);
+                let path = settings::status_file();
                 write_atomically(&path, &self.status_report(&c).encode())
             }
             Kind::Connections => {
@@ -113,7 +113,7 @@ impl super::Master {
                     rows: c.conns.into_iter().map(|(pid, row)| (pid.as_raw(), row)).collect(),
                     busy,
                 };
-                let path = crate::report::connections_file(&self.pid_file);
+                let path = settings::connections_file();
                 write_atomically(&path, &report.encode())
             }
         };

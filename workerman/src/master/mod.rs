@@ -15,7 +15,7 @@
 //! | `signals.rs`, `spawn.rs`, `daemon.rs`, `pidfile.rs` | signal flags; fork+exec of a worker process; daemonizing; the pid file |
 //! | `banner.rs`, `users.rs` | the start banner; the `user` setting (checks, handing it files) |
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -54,6 +54,8 @@ struct Slot {
 }
 
 struct Group {
+    /// The worker of this program the group runs (for `on_worker_exit`).
+    worker: std::rc::Rc<dyn crate::worker::AnyWorker>,
     spec: Spec,
     listener: Option<crate::listen::Bound>,
     slots: Vec<Slot>,
@@ -85,7 +87,8 @@ struct Master {
     channels: HashMap<Pid, Channel>,
     /// Processes that announced retirement (max_requests / max_memory): already replaced, still
     /// finishing their connections.
-    retiring: HashSet<Pid>,
+    /// Each with its group's index.
+    retiring: HashMap<Pid, usize>,
     collect: Option<Collect>,
     seq: u64,
 }

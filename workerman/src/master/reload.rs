@@ -32,6 +32,7 @@ impl Master {
             self.name,
             if graceful { " gracefully" } else { "" }
         ));
+        crate::worker::master_hooks::fire(crate::worker::master_hooks::Hook::Reload);
         let order = Order::Reload { graceful };
         let mut queue = VecDeque::new();
         for g in &self.groups {
@@ -126,7 +127,7 @@ impl Master {
         // The process being reloaded retires by itself: its replacement starts now, and the
         // reload moves on to the next process.
         self.finish_reload_of(pid);
-        for g in &mut self.groups {
+        for (gi, g) in self.groups.iter_mut().enumerate() {
             for slot in &mut g.slots {
                 if slot.pid == Some(pid) {
                     settings::log(&format!(
@@ -136,7 +137,7 @@ impl Master {
                     slot.pid = None;
                     slot.quick_exits = 0;
                     slot.restart_at = Some(Instant::now());
-                    self.retiring.insert(pid);
+                    self.retiring.insert(pid, gi);
                     if let Phase::Reloading(r) = &mut self.phase {
                         r.queue.retain(|p| *p != pid);
                     }

@@ -1,13 +1,13 @@
 //! `start`: checks the settings, binds the listeners, daemonizes, writes the pid file and starts
 //! the first worker processes; and the master's exit.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Instant, SystemTime};
 
 use super::{Group, Master, Phase, Signals, Slot, banner, daemon, pidfile, unix_path, users};
 use crate::error::{Error, Result};
 use crate::settings;
-use crate::worker::{Spec, registry};
+use crate::worker::{Spec, master_hooks, registry};
 
 /// `start [-d]`: becomes the master. Returns only on a start-up error.
 pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
@@ -24,7 +24,8 @@ pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
     }
     let mode = if daemon { "DAEMON" } else { "DEBUG" };
     settings::log(&format!("Workerman[{name}] start in {mode} mode"));
-    let specs: Vec<Spec> = registry::all().iter().map(|w| w.spec()).collect();
+    let workers = registry::all();
+    let specs: Vec<Spec> = workers.iter().map(|w| w.spec()).collect();
     for spec in &specs {
         if let Some(user) = &spec.user
             && nix::unistd::getuid().is_root()
@@ -46,7 +47,7 @@ pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
         }
     }
     let mut groups = Vec::new();
-    for spec in specs {
+    for (worker, spec) in workers.into_iter().zip(specs) {
         if let Some(why) = &spec.misfit {
             return Err(Error::Address {
                 address: spec.address.as_ref().map(|a| a.to_string()).unwrap_or_default(),
@@ -85,6 +86,7 @@ pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
             })
             .collect();
         groups.push(Group {
+            worker,
             spec,
             listener,
             slots,
@@ -116,7 +118,7 @@ pub(crate) fn run(daemon: bool) -> Result<std::convert::Infallible> {
         name,
         started: SystemTime::now(),
         channels: HashMap::new(),
-        retiring: HashSet::new(),
+        retiring: HashMap::new(),
         collect: None,
         seq: 0,
     };
@@ -152,6 +154,7 @@ impl Master {
             }
         }
         settings::log(&format!("Workerman[{}] has been stopped", self.name));
+        master_hooks::fire(master_hooks::Hook::Stop);
         std::process::exit(0);
     }
 }

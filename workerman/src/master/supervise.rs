@@ -3,6 +3,8 @@
 
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -174,7 +176,7 @@ impl Master {
             .flat_map(|g| g.slots.iter())
             .filter_map(|s| s.pid)
             .collect();
-        pids.extend(self.retiring.iter().copied());
+        pids.extend(self.retiring.keys().copied());
         pids
     }
 
@@ -237,10 +239,13 @@ impl Master {
             c.pending.remove(&pid);
         }
         let stopping = matches!(self.phase, Phase::Stopping { .. });
-        if self.retiring.contains(&pid) {
+        if self.retiring.contains_key(&pid) {
             self.finish_reload_of(pid);
         }
-        if self.retiring.remove(&pid) {
+        if let Some(g) = self.retiring.remove(&pid) {
+            self.groups[g]
+                .worker
+                .exited(pid.as_raw() as u32, ExitStatus::from_raw(raw));
             if raw != 0 {
                 settings::log(&format!("Workerman[{}] retired process {pid} {reason}", self.name));
             }
@@ -255,6 +260,9 @@ impl Master {
         else {
             return;
         };
+        self.groups[g]
+            .worker
+            .exited(pid.as_raw() as u32, ExitStatus::from_raw(raw));
         let group = &mut self.groups[g];
         *group.exits.entry(raw).or_default() += 1;
         let expected = stopping || was_reloading;

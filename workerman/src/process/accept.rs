@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::net::{TcpListener, UdpSocket, UnixListener};
+use tokio::sync::watch;
 
 use crate::connection::{Io, UdpConnection};
 use crate::protocol::Protocol;
@@ -38,10 +39,36 @@ async fn accept_failed<P: Protocol>(worker: &Worker<P>, e: &io::Error, warned: &
     // ECONNABORTED and friends: that one connection is gone; keep accepting.
 }
 
+/// Returns once the worker accepts (at once unless `pause_accept` is in force).
+async fn until_accepting(on: &mut watch::Receiver<bool>) {
+    let _ = on.wait_for(|on| *on).await;
+}
+
+/// Returns once the worker pauses accepting; raced against each accept, which is cancel-safe.
+async fn until_paused(on: &mut watch::Receiver<bool>) {
+    if on.wait_for(|on| !*on).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Waits for the next accepted stream while the worker accepts (`pause_accept` holds it).
+macro_rules! accept_next {
+    ($on:expr, $accept:expr) => {{
+        until_accepting($on).await;
+        tokio::select! {
+            // A pause that came before a connection wins over it.
+            biased;
+            _ = until_paused($on) => continue,
+            r = $accept => r,
+        }
+    }};
+}
+
 pub(crate) async fn accept_loop<P: Protocol>(worker: Worker<P>, listener: TcpListener) {
     let mut warned = false;
+    let mut on = worker.accept_switch();
     loop {
-        match listener.accept().await {
+        match accept_next!(&mut on, listener.accept()) {
             Ok((stream, _peer)) => {
                 warned = false;
                 let _ = stream.set_nodelay(true);
@@ -54,8 +81,9 @@ pub(crate) async fn accept_loop<P: Protocol>(worker: Worker<P>, listener: TcpLis
 
 pub(crate) async fn unix_accept_loop<P: Protocol>(worker: Worker<P>, listener: UnixListener) {
     let mut warned = false;
+    let mut on = worker.accept_switch();
     loop {
-        match listener.accept().await {
+        match accept_next!(&mut on, listener.accept()) {
             Ok((stream, _peer)) => {
                 warned = false;
                 worker.adopt(Io::Unix(std::cell::RefCell::new(stream)));
@@ -73,8 +101,9 @@ pub(crate) async fn tls_accept_loop<P: Protocol>(
     acceptor: tokio_rustls::TlsAcceptor,
 ) {
     let mut warned = false;
+    let mut on = worker.accept_switch();
     loop {
-        match listener.accept().await {
+        match accept_next!(&mut on, listener.accept()) {
             Ok((stream, peer)) => {
                 warned = false;
                 let _ = stream.set_nodelay(true);
@@ -110,10 +139,11 @@ pub(crate) async fn tls_accept_loop<P: Protocol>(
 pub(crate) async fn udp_loop<P: Protocol>(worker: Worker<P>, socket: UdpSocket) {
     let socket = Rc::new(socket);
     let mut buf = BytesMut::with_capacity(MAX_DATAGRAM);
+    let mut on = worker.accept_switch();
     loop {
         buf.clear();
         buf.reserve(MAX_DATAGRAM);
-        match socket.recv_buf_from(&mut buf).await {
+        match accept_next!(&mut on, socket.recv_buf_from(&mut buf)) {
             Ok((_, peer)) => {
                 let on_message = worker.udp_message_callback();
                 UdpConnection::receive(&worker, socket.clone(), peer, &buf, on_message.as_ref());
