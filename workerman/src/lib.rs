@@ -50,6 +50,7 @@ mod worker;
 pub use address::Transport;
 pub use connection::{
     AsyncTcpConnection, AsyncUdpConnection, ConnectionError, SendResult, Status, TcpConnection, UdpConnection,
+    broadcast,
 };
 pub use error::{Error, Result};
 pub use panic::{PANIC_EXIT_STATUS, PanicReport};

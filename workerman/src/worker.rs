@@ -373,9 +373,12 @@ impl<P: Protocol> Worker<P> {
         self.shared.connections.borrow().get(&id).cloned()
     }
 
-    /// Sends `msg` to every connection of this worker in this process (each is encoded
-    /// separately); returns how many connections it was sent to. With `count` above 1, each
-    /// process reaches only its own connections.
+    /// Sends `msg` to every connection of this worker in this process; returns how many
+    /// connections took it. The message is encoded once and its bytes shared by every recipient
+    /// (see [`broadcast`](crate::broadcast)); each recipient keeps its own backpressure
+    /// (`max_send_buffer_size`, `on_buffer_full`, `on_buffer_drain`), and the broadcasts of one
+    /// loop tick reach each socket in one write. With `count` above 1, each process reaches only
+    /// its own connections.
     ///
     /// ```no_run
     /// use workerman::{Worker, protocol::Text};
@@ -389,11 +392,7 @@ impl<P: Protocol> Worker<P> {
     where
         M: Into<P::Outgoing<'a>> + Clone,
     {
-        let connections = self.connections();
-        for conn in &connections {
-            conn.send(msg.clone());
-        }
-        connections.len()
+        crate::connection::broadcast(&self.connections(), msg)
     }
 
     /// How many connections this worker holds in this process.

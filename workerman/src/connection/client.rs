@@ -452,7 +452,7 @@ impl<P: Protocol> TcpConnection<P> {
         st.status = Status::Connecting;
         st.want = None;
         st.recv = bytes::BytesMut::new();
-        st.send = bytes::BytesMut::new();
+        st.send = super::sendbuf::SendBuf::default();
         st.unflushed = false;
         st.proto = P::State::default();
     }

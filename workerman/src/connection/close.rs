@@ -3,8 +3,6 @@
 
 use std::rc::Rc;
 
-use bytes::BytesMut;
-
 use super::registry::{self, Entry};
 use super::{Mode, Status, TcpConnection, pool};
 use crate::panic::guard;
@@ -75,10 +73,17 @@ impl<P: Protocol> TcpConnection<P> {
             if st.status == Status::Closed {
                 return;
             }
+            if std::mem::take(&mut st.deferred)
+                && let Some(io) = self.inner.io.borrow().clone()
+            {
+                // Sends of this tick were waiting for its end: a send written at once before
+                // `destroy` in Workerman still is (best effort, never waiting).
+                let _ = super::write::write_now(&io, &mut st, None);
+            }
             st.status = Status::Closed;
             st.want = None;
             pool::give_read(std::mem::take(&mut st.recv));
-            st.send = BytesMut::new();
+            st.send = super::sendbuf::SendBuf::default();
             st.cb.on_close.clone()
         };
         self.inner.io.borrow_mut().take();

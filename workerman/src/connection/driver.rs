@@ -29,6 +29,11 @@ impl<P: Protocol> TcpConnection<P> {
             guard(|| cb(&self));
         }
         loop {
+            // Sends queued outside a read since the last wake-up (timers, other connections,
+            // broadcasts): one write for all of them, now that the tick that queued them is over.
+            if self.inner.st.borrow().deferred {
+                self.flush();
+            }
             let Some(io) = self.inner.io.borrow().clone() else {
                 break;
             };
@@ -193,7 +198,7 @@ impl<P: Protocol> TcpConnection<P> {
             want,
             ..
         } = st;
-        let mut cx = Context::new(proto, send, max)
+        let mut cx = Context::new(proto, send.tail_raw(), max)
             .with_peer(self.inner.peer.get())
             .with_stopping(stats::stopping());
         let step = next_packet(&*self.inner.protocol, recv, want, &mut cx);

@@ -33,6 +33,7 @@ use bytes::BytesMut;
 use crate::protocol::Protocol;
 use crate::worker::Worker;
 
+mod broadcast;
 mod callbacks;
 mod client;
 mod close;
@@ -43,6 +44,7 @@ mod info;
 pub(crate) mod pool;
 pub mod proxy;
 pub(crate) mod registry;
+mod sendbuf;
 pub(crate) mod service;
 mod socket;
 mod stream;
@@ -51,6 +53,7 @@ mod types;
 mod udp;
 mod write;
 
+pub use broadcast::broadcast;
 pub(crate) use callbacks::{Callbacks, MessageFn};
 pub use client::{AsyncTcpConnection, AsyncUdpConnection};
 use close::Live;
@@ -149,7 +152,7 @@ struct State<P: Protocol> {
     recv: BytesMut,
     /// Size of the packet being waited for, once `input` told it.
     want: Option<usize>,
-    send: BytesMut,
+    send: sendbuf::SendBuf,
     proto: P::State,
     paused: bool,
     in_dispatch: bool,
@@ -162,6 +165,8 @@ struct State<P: Protocol> {
     unflushed: bool,
     /// `on_buffer_full` fired and `on_buffer_drain` has not yet.
     full_signalled: bool,
+    /// Bytes were queued outside a read's dispatch and wait for the end-of-tick flush.
+    deferred: bool,
     /// Datagrams sent by a UDP client before its socket exists, one entry per send.
     pending_datagrams: Vec<bytes::Bytes>,
 }
@@ -259,7 +264,7 @@ impl<P: Protocol> TcpConnection<P> {
                     status,
                     recv: BytesMut::new(),
                     want: None,
-                    send: BytesMut::new(),
+                    send: sendbuf::SendBuf::default(),
                     proto: P::State::default(),
                     paused: false,
                     in_dispatch: false,
@@ -270,6 +275,7 @@ impl<P: Protocol> TcpConnection<P> {
                     bytes_written: 0,
                     unflushed: false,
                     full_signalled: false,
+                    deferred: false,
                     pending_datagrams: Vec::new(),
                 }),
                 woken: Cell::new(false),

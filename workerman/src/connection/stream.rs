@@ -94,6 +94,28 @@ impl Io {
         }
     }
 
+    /// Writes some of `bufs`, in order (streams only: datagram sockets never get more than one
+    /// buffer, see `SendBuf`).
+    pub fn poll_write_vectored(&self, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        match self {
+            Io::Tcp(s) => Pin::new(&mut *s.borrow_mut()).poll_write_vectored(cx, bufs),
+            Io::Unix(s) => Pin::new(&mut *s.borrow_mut()).poll_write_vectored(cx, bufs),
+            Io::TlsServer(s) => Pin::new(&mut *s.borrow_mut()).poll_write_vectored(cx, bufs),
+            Io::TlsClient(s) => Pin::new(&mut *s.borrow_mut()).poll_write_vectored(cx, bufs),
+            Io::Udp { .. } => self.poll_write(cx, bufs.first().map_or(&[][..], |b| &b[..])),
+        }
+    }
+
+    /// Writes some of `bufs` now, in order, in one system call (`writev`) if the socket can take
+    /// them; `WouldBlock` otherwise (always, for TLS).
+    pub fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Io::Tcp(s) => s.borrow().try_write_vectored(bufs),
+            Io::Unix(s) => s.borrow().try_write_vectored(bufs),
+            _ => self.try_write(bufs.first().map_or(&[][..], |b| &b[..])),
+        }
+    }
+
     /// Pushes out bytes the transport holds itself (TLS records).
     pub fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {

@@ -8,9 +8,12 @@
 use std::io;
 use std::task::{Context as TaskContext, Poll};
 
-use bytes::Buf;
+use std::io::IoSlice;
 
-use super::{ConnectionError, Io, SendResult, State, Status, TcpConnection, pool};
+use bytes::Bytes;
+
+use super::sendbuf::MAX_SLICES;
+use super::{ConnectionError, Io, SendResult, State, Status, TcpConnection};
 use crate::panic::guard;
 use crate::protocol::{Context, Protocol};
 use crate::stats;
@@ -36,19 +39,36 @@ pub(super) enum Progress {
     Blocked,
 }
 
-/// Writes as much of `st.send` as the socket takes right now. With `cx` (the connection's task)
-/// the socket registers for writability when full, and the bytes count as unflushed until the
-/// task flushes the transport; without (`send`, `flush`), it is one non-blocking attempt, which
-/// a TLS socket always refuses.
-fn write_now<P: Protocol>(io: &Io, st: &mut State<P>, mut cx: Option<&mut TaskContext<'_>>) -> io::Result<Progress> {
+/// Writes as much of `st.send` as the socket takes right now, in one system call per attempt
+/// (`writev` when shared chunks are queued). With `cx` (the connection's task) the socket
+/// registers for writability when full, and the bytes count as unflushed until the task flushes
+/// the transport; without (`send`, `flush`), it is one non-blocking attempt, which a TLS socket
+/// always refuses.
+pub(super) fn write_now<P: Protocol>(
+    io: &Io,
+    st: &mut State<P>,
+    mut cx: Option<&mut TaskContext<'_>>,
+) -> io::Result<Progress> {
     let mut progressed = false;
     while !st.send.is_empty() {
-        let written = match cx.as_deref_mut() {
-            Some(cx) => match io.poll_write(cx, &st.send) {
-                Poll::Ready(r) => r,
-                Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
-            },
-            None => io.try_write(&st.send),
+        let written = if let Some(one) = st.send.contiguous() {
+            match cx.as_deref_mut() {
+                Some(cx) => match io.poll_write(cx, one) {
+                    Poll::Ready(r) => r,
+                    Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+                },
+                None => io.try_write(one),
+            }
+        } else {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let n = st.send.slices(&mut slices);
+            match cx.as_deref_mut() {
+                Some(cx) => match io.poll_write_vectored(cx, &slices[..n]) {
+                    Poll::Ready(r) => r,
+                    Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+                },
+                None => io.try_write_vectored(&slices[..n]),
+            }
         };
         match written {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -71,6 +91,10 @@ fn write_now<P: Protocol>(io: &Io, st: &mut State<P>, mut cx: Option<&mut TaskCo
     }
     Ok(Progress::Done)
 }
+
+/// Bytes queued outside a read's dispatch are written at the end of the loop tick, unless they
+/// reach this much (64 KiB): then at once.
+pub(super) const COALESCE_MAX: usize = 64 * 1024;
 
 /// Sends one datagram (retried if interrupted): never coalesced, never queued.
 fn write_datagram(io: &Io, datagram: &[u8]) -> io::Result<usize> {
@@ -98,6 +122,35 @@ impl<P: Protocol> TcpConnection<P> {
         self.send_with(|_, cx| cx.out().extend_from_slice(bytes))
     }
 
+    /// Sends bytes as they are (already encoded), sharing them instead of copying: the same
+    /// `Bytes` can be queued on many connections, as a broadcast does (see
+    /// [`broadcast`](crate::broadcast)). Backpressure, `on_buffer_full` and `on_buffer_drain`
+    /// work as for [`send`](Self::send).
+    pub fn send_bytes(&self, bytes: Bytes) -> SendResult {
+        let datagram = self.inner.io.borrow().as_ref().is_some_and(|io| io.is_datagram())
+            || self.inner.mode.client().is_some_and(|c| c.is_udp());
+        if datagram {
+            // One send, one datagram: through the encoding buffer.
+            return self.send_raw(&bytes);
+        }
+        let mut st = self.inner.st.borrow_mut();
+        if matches!(st.status, Status::Closing | Status::Closed) {
+            return SendResult::Failed;
+        }
+        let was_empty = st.send.is_empty();
+        if !was_empty && st.send.len() >= st.limits.max_send_buffer_size {
+            drop(st);
+            stats::send_fail();
+            self.emit_error(&ConnectionError::SendBufferFull);
+            return SendResult::Failed;
+        }
+        if bytes.is_empty() {
+            return SendResult::Queued;
+        }
+        st.send.push(bytes);
+        self.write_or_queue(st, was_empty)
+    }
+
     fn send_with(&self, encode: impl FnOnce(&P, &mut Context<'_, P::State>)) -> SendResult {
         let mut event = false;
         let r = self.send_encoded(encode, &mut event);
@@ -120,12 +173,9 @@ impl<P: Protocol> TcpConnection<P> {
             self.emit_error(&ConnectionError::SendBufferFull);
             return SendResult::Failed;
         }
-        if st.send.capacity() == 0 {
-            st.send = pool::take_write();
-        }
         let max = st.limits.max_package_size;
         let State { send, proto, .. } = &mut *st;
-        let mut cx = Context::new(proto, send, max).with_stopping(stats::stopping());
+        let mut cx = Context::new(proto, send.tail(), max).with_stopping(stats::stopping());
         encode(&inner.protocol, &mut cx);
         *event = cx.event_raised();
         if cx.refused() {
@@ -141,7 +191,7 @@ impl<P: Protocol> TcpConnection<P> {
             return SendResult::Queued;
         }
         if st.status == Status::Connecting && inner.mode.client().is_some_and(|c| c.is_udp()) {
-            let datagram = st.send.split().freeze();
+            let datagram = st.send.take_tail();
             st.pending_datagrams.push(datagram);
             // As in Workerman, a send before `connect()` connects (once: a connect under way
             // already holds the connection live).
@@ -155,7 +205,7 @@ impl<P: Protocol> TcpConnection<P> {
         let io = inner.io.borrow().clone();
         if let Some(io) = io.as_ref().filter(|io| io.is_datagram()) {
             // One send, one datagram (UDP drops when the socket buffer is full).
-            let result = write_datagram(io, &st.send);
+            let result = write_datagram(io, st.send.contiguous().unwrap_or_default());
             st.send.clear();
             return match result {
                 Ok(n) => {
@@ -169,14 +219,33 @@ impl<P: Protocol> TcpConnection<P> {
                 }
             };
         }
-        if !was_empty || st.in_dispatch || st.status == Status::Connecting {
-            // Written by the dispatcher after this read, or by the task once writable.
+        self.write_or_queue(st, was_empty)
+    }
+
+    /// Bytes were just queued on a stream: they wait for the dispatcher (inside a read's
+    /// dispatch), for the task (connecting, or the socket was full), or for the end of this loop
+    /// tick, so that a burst of sends to this connection (broadcasts, a timer's messages) costs
+    /// one write, not one per send. A burst of [`COALESCE_MAX`] bytes or more is written at once.
+    fn write_or_queue(&self, mut st: std::cell::RefMut<'_, State<P>>, was_empty: bool) -> SendResult {
+        let inner = &*self.inner;
+        if st.in_dispatch || st.status == Status::Connecting || (!was_empty && !st.deferred) {
+            // Written by the dispatcher after this read, or by the task once connected/writable.
             return self.queued(st);
         }
-        let Some(io) = io else { return self.queued(st) };
+        let Some(io) = inner.io.borrow().clone() else {
+            return self.queued(st);
+        };
+        if st.send.len() < COALESCE_MAX {
+            if !st.deferred {
+                st.deferred = true;
+                inner.wake();
+            }
+            return self.queued(st);
+        }
+        st.deferred = false;
         match write_now(&io, &mut st, None) {
             Ok(Progress::Done) => {
-                pool::give_write(std::mem::take(&mut st.send));
+                st.send.release();
                 SendResult::Written
             }
             Ok(Progress::Partial | Progress::Blocked) => {
@@ -216,12 +285,14 @@ impl<P: Protocol> TcpConnection<P> {
     }
 
     /// Writes as much of the send buffer as the socket takes right now (after a read's replies
-    /// were queued); the task writes the rest when the socket is writable.
+    /// were queued, or at the end of the tick in which sends were deferred); the task writes the
+    /// rest when the socket is writable.
     pub(super) fn flush(&self) {
         let Some(io) = self.inner.io.borrow().clone() else {
             return;
         };
         let mut st = self.inner.st.borrow_mut();
+        st.deferred = false;
         if st.send.is_empty() {
             return;
         }
@@ -272,7 +343,7 @@ impl<P: Protocol> TcpConnection<P> {
     /// if `on_buffer_full` fired), then complete a pending close.
     fn send_buffer_emptied(&self, always_drain: bool) {
         let mut st = self.inner.st.borrow_mut();
-        pool::give_write(std::mem::take(&mut st.send));
+        st.send.release();
         self.inner.drain.notify_waiters();
         let closing = st.status == Status::Closing;
         let signalled = std::mem::take(&mut st.full_signalled);

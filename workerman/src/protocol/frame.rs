@@ -8,7 +8,7 @@
 //! ```
 //! A length below 4 cannot frame anything and closes the connection (Workerman would stall).
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{Context, Payload, Protocol, ProtocolError};
 
@@ -47,6 +47,18 @@ impl Protocol for Frame {
         out.reserve(HEADER + body.len());
         out.put_u32((HEADER + body.len()) as u32);
         out.put_slice(body);
+    }
+
+    fn share_key(&self, _state: &()) -> Option<u32> {
+        Some(0)
+    }
+
+    fn encode_shared(&self, msg: Payload<'_>, _key: u32, out: &mut BytesMut) -> bool {
+        let body = msg.as_bytes();
+        out.reserve(HEADER + body.len());
+        out.put_u32((HEADER + body.len()) as u32);
+        out.put_slice(body);
+        true
     }
 }
 

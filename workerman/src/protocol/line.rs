@@ -71,6 +71,15 @@ impl Protocol for Line {
     fn encode(&self, msg: Payload<'_>, cx: &mut Context<'_, ()>) {
         encode_line(msg.as_bytes(), cx.out());
     }
+
+    fn share_key(&self, _state: &()) -> Option<u32> {
+        Some(0)
+    }
+
+    fn encode_shared(&self, msg: Payload<'_>, _key: u32, out: &mut bytes::BytesMut) -> bool {
+        encode_line(msg.as_bytes(), out);
+        true
+    }
 }
 
 #[cfg(test)]

@@ -64,6 +64,27 @@ pub trait Protocol: Sized + 'static {
     /// Appends the wire form of `msg` to [`Context::out`]; may ask to close after it is written
     /// (an HTTP response with `Connection: close`).
     fn encode(&self, msg: Self::Outgoing<'_>, cx: &mut Context<'_, Self::State>);
+
+    /// For broadcasts (one message to many connections, e.g. [`Worker::broadcast`]): which
+    /// shared encoding a connection in `state` can take. Connections with the same key receive
+    /// the same bytes, built once by [`encode_shared`](Self::encode_shared) and shared (not
+    /// copied); `None` means this connection encodes the message on its own (the default, and
+    /// e.g. a WebSocket whose handshake is not done yet).
+    ///
+    /// [`Worker::broadcast`]: crate::Worker::broadcast
+    fn share_key(&self, state: &Self::State) -> Option<u32> {
+        let _ = state;
+        None
+    }
+
+    /// Appends to `out` the bytes [`encode`](Self::encode) would append for a connection whose
+    /// [`share_key`](Self::share_key) is `key`, without touching any state; returns `false` when
+    /// this message cannot be shared (a WebSocket close frame changes the connection's state):
+    /// then every connection encodes it on its own. The default shares nothing.
+    fn encode_shared(&self, msg: Self::Outgoing<'_>, key: u32, out: &mut BytesMut) -> bool {
+        let _ = (msg, key, out);
+        false
+    }
 }
 
 /// What a protocol call may see and do besides parsing: its per-connection state, the size limit,

@@ -396,6 +396,41 @@ fn decode_close<S: HasCore>(
     Ok(None)
 }
 
+/// The broadcast key of a server connection whose frames go straight out (handshake done, no
+/// close sent): its send type (bit 0) and the negotiated compression window (bits 1..); `None`
+/// otherwise (the connection then encodes on its own: queued, or nothing at all).
+pub(crate) fn share_key<H>(c: &Core<H>) -> Option<u32> {
+    if c.phase != Phase::Open || !c.open {
+        return None;
+    }
+    let binary = u32::from(c.send_type == MessageType::Binary);
+    let window = c.deflate.map_or(0, |d| u32::from(d.server_max_window_bits));
+    Some(binary | window << 1)
+}
+
+/// One server frame of `msg` for every connection with broadcast `key` (see [`share_key`]): what
+/// [`encode`] writes for each of them. A close frame changes each connection's state: not shared.
+pub(crate) fn encode_shared_server(msg: Outgoing<'_>, key: u32, out: &mut BytesMut) -> bool {
+    if matches!(msg.0, super::Out::Close(..)) {
+        return false;
+    }
+    let send_type = if key & 1 == 1 {
+        MessageType::Binary
+    } else {
+        MessageType::Text
+    };
+    let window = (key >> 1) as u8;
+    let (opcode, payload) = msg.0.frame(send_type);
+    if window != 0 && !opcode.is_control() {
+        let mut z = Vec::new();
+        deflate::compress(payload, window, &mut z);
+        write_frame(out, true, true, opcode, None, &z);
+    } else {
+        write_frame(out, true, false, opcode, None, payload);
+    }
+    true
+}
+
 /// `encode` for both roles: one frame per message (compressed when negotiated, masked by a
 /// client), queued until the handshake is done; nothing once a close was sent or received.
 pub(crate) fn encode<S: HasCore>(role: Role, msg: Outgoing<'_>, cx: &mut Context<'_, S>) {

@@ -173,4 +173,12 @@ impl Protocol for WebSocket {
     fn encode(&self, msg: Outgoing<'_>, cx: &mut Context<'_, State>) {
         machine::encode(Role::Server, msg, cx);
     }
+
+    fn share_key(&self, state: &State) -> Option<u32> {
+        machine::share_key(&state.core)
+    }
+
+    fn encode_shared(&self, msg: Outgoing<'_>, key: u32, out: &mut bytes::BytesMut) -> bool {
+        machine::encode_shared_server(msg, key, out)
+    }
 }
