@@ -21,6 +21,15 @@ pub trait ClientProtocol: Protocol {
     /// Sends `body` to the client, encoded by this protocol.
     fn send_body(conn: &TcpConnection<Self>, body: &[u8]) -> SendResult;
 
+    /// Sends `body` to every client of `targets` (a group, a uid's clients, everyone): encoded
+    /// once and shared where the protocol allows ([`workerman::broadcast`]). The default sends
+    /// to each with [`send_body`](Self::send_body).
+    fn broadcast_body(targets: &[TcpConnection<Self>], body: &[u8]) {
+        for t in targets {
+            Self::send_body(t, body);
+        }
+    }
+
     /// Installs the handshake hook (WebSocket: `on_websocket_connect`). The default has no
     /// handshake and does nothing.
     fn hook_handshake(worker: &Worker<Self>, hook: HandshakeHook<Self>) {
@@ -41,6 +50,13 @@ impl ClientProtocol for WebSocket {
         }
     }
 
+    fn broadcast_body(targets: &[TcpConnection<Self>], body: &[u8]) {
+        match std::str::from_utf8(body) {
+            Ok(s) => workerman::broadcast(targets, s),
+            Err(_) => workerman::broadcast(targets, body),
+        };
+    }
+
     fn hook_handshake(worker: &Worker<Self>, hook: HandshakeHook<Self>) {
         worker.on_websocket_connect(move |conn, req, _resp| {
             let data = request_data(req, conn);
@@ -57,6 +73,10 @@ impl ClientProtocol for Text {
     fn send_body(conn: &TcpConnection<Self>, body: &[u8]) -> SendResult {
         conn.send(body)
     }
+
+    fn broadcast_body(targets: &[TcpConnection<Self>], body: &[u8]) {
+        workerman::broadcast(targets, body);
+    }
 }
 
 impl ClientProtocol for Frame {
@@ -67,6 +87,10 @@ impl ClientProtocol for Frame {
     fn send_body(conn: &TcpConnection<Self>, body: &[u8]) -> SendResult {
         conn.send(body)
     }
+
+    fn broadcast_body(targets: &[TcpConnection<Self>], body: &[u8]) {
+        workerman::broadcast(targets, body);
+    }
 }
 
 impl ClientProtocol for Tcp {
@@ -76,6 +100,10 @@ impl ClientProtocol for Tcp {
 
     fn send_body(conn: &TcpConnection<Self>, body: &[u8]) -> SendResult {
         conn.send(body)
+    }
+
+    fn broadcast_body(targets: &[TcpConnection<Self>], body: &[u8]) {
+        workerman::broadcast(targets, body);
     }
 }
 

@@ -202,13 +202,14 @@ fn execute<P: ClientProtocol>(core: &Rc<Core<P>>, conn: &Inner, p: Packet) {
     let ext = String::from_utf8_lossy(&p.ext_data).into_owned();
     let client = |id: u32| core.state.borrow().clients.get(&id).map(|c| c.conn.clone());
     let raw = p.flag & FLAG_NOT_CALL_ENCODE != 0;
+    // One message to many clients: built once, its bytes shared (`workerman::broadcast`).
     let deliver = |targets: Vec<TcpConnection<P>>, body: &Bytes| {
-        for t in targets {
-            if raw {
-                t.send_raw(body);
-            } else {
-                P::send_body(&t, body);
+        if raw {
+            for t in &targets {
+                t.send_bytes(body.clone());
             }
+        } else {
+            P::broadcast_body(&targets, body);
         }
     };
     match p.cmd {
