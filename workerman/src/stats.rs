@@ -10,6 +10,7 @@ thread_local! {
     static SEND_FAIL: Cell<u64> = const { Cell::new(0) };
     static PROTOCOL_ERRORS: Cell<u64> = const { Cell::new(0) };
     static STOPPING: Cell<bool> = const { Cell::new(false) };
+    static HOLDS: Cell<u64> = const { Cell::new(0) };
     // Leaked once per thread so waiters can hold a `'static` reference across awaits.
     static CLOSED: &'static Notify = Box::leak(Box::new(Notify::new()));
 }
@@ -66,16 +67,25 @@ pub(crate) fn protocol_error() {
     bump(&PROTOCOL_ERRORS);
 }
 
-/// Waits until no connection is left in this process.
+/// Waits until no connection is left in this process and no [`crate::StopHold`] is held.
 pub(crate) async fn all_closed() {
     let closed: &'static Notify = CLOSED.with(|n| *n);
     loop {
         let notified = closed.notified();
-        if CONNECTIONS.with(Cell::get) == 0 {
+        if CONNECTIONS.with(Cell::get) == 0 && HOLDS.with(Cell::get) == 0 {
             return;
         }
         notified.await;
     }
+}
+
+pub(crate) fn hold_taken() {
+    bump(&HOLDS);
+}
+
+pub(crate) fn hold_released() {
+    let _ = HOLDS.try_with(|c| c.set(c.get().saturating_sub(1)));
+    let _ = CLOSED.try_with(|n| n.notify_waiters());
 }
 
 /// Marks this process as stopping gracefully (see `Context::stopping`).

@@ -55,3 +55,36 @@ impl<F: Future> Future for Guarded<F> {
         }
     }
 }
+
+/// Keeps a stopping (or reloading) worker process alive while some work finishes.
+///
+/// A process that stops exits once its connections are closed; work that runs without a
+/// connection of its own (a task finishing a job whose connection is gone) would be cut short.
+/// While a `StopHold` lives the process does not exit, up to `stop_timeout` (a graceful stop
+/// waits as long as it takes). Cheap: take one around each unit of work that must not be cut.
+///
+/// ```no_run
+/// workerman::spawn(async {
+///     let _hold = workerman::hold_stop();
+///     // ... finish the job ...
+/// });
+/// ```
+pub fn hold_stop() -> StopHold {
+    crate::stats::hold_taken();
+    StopHold {
+        _not_send: std::marker::PhantomData,
+    }
+}
+
+/// Returned by [`hold_stop`]; releases the hold when dropped.
+#[derive(Debug)]
+#[must_use = "the hold ends when this is dropped"]
+pub struct StopHold {
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for StopHold {
+    fn drop(&mut self) {
+        crate::stats::hold_released();
+    }
+}
