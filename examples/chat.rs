@@ -16,7 +16,9 @@
 //! `CHAT_PING_INTERVAL_MS`, `CHAT_PING_NOT_RESPONSE_LIMIT` (heartbeat: 10 s, no limit);
 //! `CHAT_SECRET_KEY`, `CHAT_AUTH_MODE=php` (a secret key, proven the PHP way); and for one host of
 //! several, `CHAT_ROLES` (any of `register,gateway,worker,web`), `CHAT_LISTEN_IP` (0.0.0.0),
-//! `CHAT_LAN_IP` (127.0.0.1), `CHAT_REGISTER` (`127.0.0.1:1236`; comma-separated for several).
+//! `CHAT_LAN_IP` (127.0.0.1), `CHAT_REGISTER` (`127.0.0.1:1236`; comma-separated for several; a
+//! `redis://...` address discovers through Redis instead); `CHAT_SLOW_MS` (each `say` takes that
+//! long in the business worker: the reload hand-over test).
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -158,6 +160,9 @@ async fn say(cx: &mut Context, msg: &Value) {
     let (Some(room), Some(name)) = (cx.session_str("room_id"), cx.session_str("client_name")) else {
         return; // not logged in
     };
+    if let Some(slow) = env_ms("CHAT_SLOW_MS") {
+        tokio::time::sleep(slow).await;
+    }
     let content = nl2br(&html_escape(&msg.get("content").and_then(scalar).unwrap_or_default()));
     let to = msg.get("to_client_id").and_then(scalar).unwrap_or_else(|| "all".into());
     let gw = cx.gateway().clone();

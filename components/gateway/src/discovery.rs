@@ -76,11 +76,41 @@ pub(crate) struct Hooks {
     pub after_hello: Option<AfterHello>,
 }
 
-/// Connects to every Register in `cfg`; returns the links.
+/// The union of the gateway lists of every discovery source (Registers, Redis).
+struct Lists {
+    by_source: RefCell<BTreeMap<String, Vec<String>>>,
+    on_addresses: Option<OnAddresses>,
+}
+
+impl Lists {
+    fn set(&self, source: &str, list: Vec<String>) {
+        self.by_source.borrow_mut().insert(source.to_owned(), list);
+        let mut all: Vec<String> = Vec::new();
+        for l in self.by_source.borrow().values() {
+            for a in l {
+                if !all.contains(a) {
+                    all.push(a.clone());
+                }
+            }
+        }
+        if let Some(f) = &self.on_addresses {
+            f(all);
+        }
+    }
+}
+
+/// Connects to every Register in `cfg` (and, for `redis://` addresses, takes a lease or watches
+/// the leases); returns the Register links.
 pub(crate) fn start(cfg: &RegisterConfig, hello: Hello, hooks: Hooks) -> Vec<AsyncTcpConnection<Text>> {
-    let lists: Rc<RefCell<BTreeMap<String, Vec<String>>>> = Rc::default();
+    let lists = Rc::new(Lists {
+        by_source: RefCell::default(),
+        on_addresses: hooks.on_addresses.clone(),
+    });
     let mut links = Vec::new();
     for reg in &cfg.addresses {
+        if redis_source(reg, &hello, &lists) {
+            continue;
+        }
         let conn = match AsyncTcpConnection::<Text>::new(&format!("text://{reg}")) {
             Ok(c) => c,
             Err(e) => {
@@ -127,21 +157,7 @@ pub(crate) fn start(cfg: &RegisterConfig, hello: Hello, hooks: Hooks) -> Vec<Asy
                         f(&reg2, &msg);
                     }
                 }
-                Some("broadcast_addresses") => {
-                    let list = address_list(msg.get("addresses"));
-                    lists2.borrow_mut().insert(reg2.clone(), list);
-                    let mut all: Vec<String> = Vec::new();
-                    for l in lists2.borrow().values() {
-                        for a in l {
-                            if !all.contains(a) {
-                                all.push(a.clone());
-                            }
-                        }
-                    }
-                    if let Some(f) = &hk.on_addresses {
-                        f(all);
-                    }
-                }
+                Some("broadcast_addresses") => lists2.set(&reg2, address_list(msg.get("addresses"))),
                 _ => {}
             }
         });
@@ -156,6 +172,38 @@ pub(crate) fn start(cfg: &RegisterConfig, hello: Hello, hooks: Hooks) -> Vec<Asy
         links.push(conn);
     }
     links
+}
+
+/// Whether a register address names a Redis server (discovery through leases, see `lease`).
+pub(crate) fn is_redis(address: &str) -> bool {
+    address.starts_with("redis://") || address.starts_with("rediss://") || address.starts_with("redis+unix://")
+}
+
+/// Handles a `redis://` address: a gateway holds a lease, a worker watches the leases. `false`
+/// if `reg` is not a Redis address.
+fn redis_source(reg: &str, hello: &Hello, lists: &Rc<Lists>) -> bool {
+    if !is_redis(reg) {
+        return false;
+    }
+    #[cfg(feature = "redis")]
+    match crate::lease::Source::parse(reg) {
+        Ok(source) => match hello {
+            Hello::Gateway(address) => crate::lease::hold(source, address.clone()),
+            Hello::Worker => {
+                let (lists, name) = (lists.clone(), reg.to_owned());
+                crate::lease::watch(source, Rc::new(move |list| lists.set(&name, list)));
+            }
+        },
+        Err(e) => crate::log(&format!("gateway: {e}")),
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = (hello, lists);
+        crate::log(&format!(
+            "gateway: {reg}: this build has no Redis discovery (the workerman-gateway feature `redis`)"
+        ));
+    }
+    true
 }
 
 /// The values of `addresses`, a JSON list or (after PHP's `array_unique`) an object.

@@ -20,6 +20,9 @@ pub enum Error {
     /// No Register answered with gateway addresses.
     #[error("no Register reachable at {0}")]
     NoRegister(String),
+    /// The Redis discovery backend failed.
+    #[error("gateway discovery through {0} failed")]
+    Discovery(String),
     /// A peer did not answer in time.
     #[error("timed out waiting for {0}")]
     Timeout(String),

@@ -89,6 +89,10 @@ pub mod cmd {
     pub const AUTH_CHALLENGE: u8 = 232;
     /// Native, C → G: the HMAC answer (body: JSON with `hmac`, and `worker_key` for workers).
     pub const AUTH_RESPONSE: u8 = 233;
+    /// Native, G → W: the uids and groups this gateway holds (body: an index line, see the
+    /// routing index); a snapshot when the worker connects, then each change. Sent only to
+    /// workers that asked with `"index":true` in their hello.
+    pub const INDEX: u8 = 234;
 }
 
 /// Flag bit 0: the body is a string (not `serialize()`d).

@@ -2,10 +2,12 @@
 //! so `send_to_uid` / `send_to_group` go only to those gateways instead of to every gateway.
 //!
 //! ```text
+//!  Gateway ── CMD_INDEX packet, body = the line below without "address" ──► each business worker that asked
 //!  Gateway ── {"event":"index","reset":false,"add_uids":["42"],"del_uids":[],"add_groups":[],"del_groups":[]}\n ──► Register
 //!  Register ── the same line plus "address":"<that gateway>" ──► business workers that asked ("index":true)
 //! ```
-//! A gateway sends a full snapshot (`"reset":true`) after each (re)connect, then changes; the
+//! A gateway sends a full snapshot (`"reset":true`) to each worker when it connects and to each
+//! Register after each (re)connect, then changes; the
 //! Register sends a snapshot of every gateway to a subscribing worker, and a `reset` with empty
 //! lists when a gateway goes away. A uid or group the index does not know is sent to every
 //! gateway, as GatewayWorker does; a process's own `bind_uid` / `join_group` count at once, so

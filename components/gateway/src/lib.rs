@@ -28,6 +28,8 @@ pub mod frame;
 mod gateway;
 mod index;
 pub mod json;
+#[cfg(feature = "redis")]
+mod lease;
 mod php;
 mod register;
 
@@ -38,7 +40,8 @@ pub use client_id::ClientId;
 pub use client_protocol::ClientProtocol;
 pub use error::{Error, Result};
 pub use gateway::{
-    DEFAULT_MAX_PENDING_EVENTS, DEFAULT_SEND_TO_CLIENT_BUFFER_SIZE, DEFAULT_SEND_TO_WORKER_BUFFER_SIZE, Gateway,
+    ClientEvent, DEFAULT_MAX_PENDING_EVENTS, DEFAULT_SEND_TO_CLIENT_BUFFER_SIZE, DEFAULT_SEND_TO_WORKER_BUFFER_SIZE,
+    Gateway, RouteRequest,
 };
 pub use php_serialize;
 pub use register::Register;
@@ -52,3 +55,8 @@ pub mod api {
 pub(crate) fn log(message: &str) {
     workerman::Worker::<workerman::protocol::Tcp>::log(message);
 }
+
+/// The manual's Gateway chapter, compiled as doc tests so its examples stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/gateway.md")]
+pub struct GatewayChapter;

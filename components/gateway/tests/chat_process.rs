@@ -403,3 +403,36 @@ fn group_sends_reach_only_gateways_with_members() {
     }
     app.stop();
 }
+
+#[test]
+fn reload_hands_over_a_backlog_longer_than_stop_timeout() {
+    // Each `say` takes 250 ms in the business worker: 16 queued messages need 4 s in the worker
+    // that has them, twice stop_timeout (2 s). `reload` replaces that worker mid-backlog: what it
+    // has not handled goes back to its gateway and on to another worker, in order.
+    let app = start_chat(&[("CHAT_SLOW_MS", "250")]);
+    let (mut a, _) = login("a", "slow");
+    let (mut b, _) = login("b", "slow");
+    assert_eq!(a.expect_event("b's login")["client_name"], json!("b"));
+    let sent: Vec<String> = (0..16).map(|i| format!("backlog-{i}")).collect();
+    for t in &sent {
+        say_all(&mut a, t);
+    }
+    let master = app.master();
+    let before = named(master, "wm ChatBusiness");
+    assert!(app.run(&["reload"]).status.success());
+    let mut got = Vec::new();
+    while got.len() < sent.len() {
+        let m = b.expect_event("a backlog message");
+        got.push(m["content"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(got, sent, "every message once, in order");
+    wait_for("4 new business workers", || {
+        let now = named(master, "wm ChatBusiness");
+        (now.len() == 4 && now.is_disjoint(&before)).then_some(())
+    });
+    assert!(!a.closed && !b.closed);
+    assert_eq!(b.silent_for(Duration::from_millis(300)), None, "nothing handled twice");
+    say_all(&mut a, "after");
+    assert_eq!(b.expect_event("after")["content"], json!("after"));
+    app.stop();
+}

@@ -7,12 +7,16 @@
 //!  BusinessWorker ──SET_SESSION, sends, queries (GatewayClient connection)──► Gateway
 //!  BusinessWorker ──WORKER_LEAVE──► Gateway ──WORKER_LEAVE_ACK──► BusinessWorker   (on reload/stop)
 //! ```
-//! On `reload` a business worker tells each gateway it is leaving, handles every event the
-//! gateway sent before acknowledging, then closes: the gateway routes new events to the other
-//! workers meanwhile, so no accepted message is lost.
+//! On `reload` (or stop) a business worker tells each gateway it is leaving. The gateway routes
+//! nothing more to it and answers `WORKER_LEAVE_ACK`; events of the clients bound to it wait at
+//! the gateway meanwhile. On the ack the worker sends back, unhandled, every event of that gateway
+//! still in its queue (the handler running now finishes), then closes the link; the gateway hands
+//! the returned events, then the waiting ones, in order, to the other workers (or keeps them for
+//! the next worker to connect). So however long the backlog, no accepted message is lost to a
+//! reload and none is handled twice.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::Ipv4Addr;
 use std::ops::Deref;
 use std::rc::Rc;
@@ -20,7 +24,7 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use php_serialize::{Array, Value};
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use workerman::connection::AsyncTcpConnection;
 use workerman::protocol::Tcp;
 use workerman::{TcpConnection, Worker};
@@ -36,6 +40,9 @@ use crate::index::RouteIndex;
 mod context;
 
 pub use context::{Context, RequestData};
+
+/// The routing-index source name of what gateways tell a worker directly.
+const DIRECT: &str = "(gateway links)";
 
 /// Default send buffer toward each gateway (`sendToGatewayBufferSize`): 10,240,000 bytes.
 pub const DEFAULT_SEND_TO_GATEWAY_BUFFER_SIZE: usize = 10_240_000;
@@ -121,7 +128,9 @@ impl BusinessWorker {
         BusinessWorker { worker, settings }
     }
 
-    /// Register addresses (default `127.0.0.1:1236`); several for failover.
+    /// Register addresses (default `127.0.0.1:1236`); several for failover; a
+    /// `redis://host:port[/db][?prefix=..&lease_ms=..]` address discovers gateways through Redis
+    /// leases instead (see the Gateway chapter).
     pub fn set_register_address<S: Into<String>>(&self, addresses: impl IntoIterator<Item = S>) {
         self.settings.borrow_mut().register.addresses = addresses.into_iter().map(Into::into).collect();
     }
@@ -162,20 +171,69 @@ struct Process {
     links: RefCell<HashMap<String, AsyncTcpConnection<GatewayProtocol>>>,
     known: Arc<RwLock<Vec<String>>>,
     leaving: RefCell<HashSet<String>>,
+    /// Which gateways hold which uids and groups (shared with the process's API handle).
+    index: Arc<RwLock<RouteIndex>>,
     stopping: std::cell::Cell<bool>,
-    queue: mpsc::UnboundedSender<Item>,
+    queue: Rc<Queue>,
 }
 
-/// What the event task handles, in arrival order.
-enum Item {
-    /// A client event.
-    Event(Packet),
-    /// A gateway acknowledged our leaving: every earlier item is its last events; close it.
-    Close(TcpConnection<GatewayProtocol>),
+/// Client events waiting for the handler, in arrival order, with the gateway each came from.
+#[derive(Default)]
+struct Queue {
+    items: RefCell<VecDeque<(Rc<str>, Packet)>>,
+    wake: Notify,
+    /// The gateway whose event the handler is running now.
+    current: RefCell<Option<Rc<str>>>,
+    /// Links of gateways we left, to close once the running handler is done.
+    close_after: RefCell<Vec<TcpConnection<GatewayProtocol>>>,
+}
+
+impl Queue {
+    fn push(&self, gateway: Rc<str>, p: Packet) {
+        self.items.borrow_mut().push_back((gateway, p));
+        self.wake.notify_one();
+    }
+
+    async fn pop(&self) -> Packet {
+        loop {
+            let next = self.items.borrow_mut().pop_front();
+            if let Some((g, p)) = next {
+                *self.current.borrow_mut() = Some(g);
+                return p;
+            }
+            self.wake.notified().await;
+        }
+    }
+
+    /// The running handler finished: close the links that waited for it.
+    fn done(&self) {
+        self.current.borrow_mut().take();
+        for c in self.close_after.borrow_mut().drain(..) {
+            c.close();
+        }
+    }
+
+    /// Closes a left gateway's link now, or after the running handler if it is that gateway's
+    /// event (so the gateway passes the client's next events on only after it).
+    fn close_link(&self, gateway: &str, c: &TcpConnection<GatewayProtocol>) {
+        if self.current.borrow().as_deref() == Some(gateway) {
+            self.close_after.borrow_mut().push(c.clone());
+        } else {
+            c.close();
+        }
+    }
+
+    /// Removes and returns the events that came from `gateway`, in order.
+    fn take_from(&self, gateway: &str) -> Vec<Packet> {
+        let mut items = self.items.borrow_mut();
+        let (theirs, rest): (VecDeque<_>, VecDeque<_>) = items.drain(..).partition(|(g, _)| &**g == gateway);
+        *items = rest;
+        theirs.into_iter().map(|(_, p)| p).collect()
+    }
 }
 
 fn start<E: Events>(settings: &Settings, w: &Worker<Tcp>, events: Rc<E>) -> Rc<Process> {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let queue: Rc<Queue> = Rc::default();
     let known: Arc<RwLock<Vec<String>>> = Arc::default();
     let index: Arc<RwLock<RouteIndex>> = Arc::default();
     let client = GatewayClient::shared(
@@ -190,8 +248,9 @@ fn start<E: Events>(settings: &Settings, w: &Worker<Tcp>, events: Rc<E>) -> Rc<P
         links: RefCell::default(),
         known,
         leaving: RefCell::default(),
+        index: index.clone(),
         stopping: std::cell::Cell::new(false),
-        queue: tx,
+        queue: queue.clone(),
     });
     let weak = Rc::downgrade(&p);
     let idx = index.clone();
@@ -210,7 +269,7 @@ fn start<E: Events>(settings: &Settings, w: &Worker<Tcp>, events: Rc<E>) -> Rc<P
     };
     discovery::start(&settings.register, Hello::Worker, hooks);
     events.on_worker_start(&client);
-    workerman::spawn(run_events(events, client, rx));
+    workerman::spawn(run_events(events, client, queue));
     p
 }
 
@@ -236,7 +295,8 @@ impl Process {
 
     fn hello(&self) -> Packet {
         let s = &self.settings.register;
-        let body = serde_json::json!({"worker_key": self.worker_key, "secret_key": s.secret_key}).to_string();
+        let body =
+            serde_json::json!({"worker_key": self.worker_key, "secret_key": s.secret_key, "index": true}).to_string();
         Packet::new(cmd::WORKER_CONNECT).with_body(body)
     }
 
@@ -272,7 +332,7 @@ impl Process {
     fn on_packet(&self, addr: &str, c: &TcpConnection<GatewayProtocol>, packet: Packet) {
         match packet.cmd {
             cmd::ON_CONNECT | cmd::ON_MESSAGE | cmd::ON_CLOSE | cmd::ON_WEBSOCKET_CONNECT => {
-                let _ = self.queue.send(Item::Event(packet));
+                self.queue.push(Rc::from(addr), packet);
             }
             cmd::AUTH_CHALLENGE => {
                 let s = &self.settings.register;
@@ -280,13 +340,27 @@ impl Process {
                 let body = serde_json::json!({
                     "hmac": auth::answer(&s.secret_key, "gateway", &nonce),
                     "worker_key": self.worker_key,
+                    "index": true,
                 });
                 c.send(&Packet::new(cmd::AUTH_RESPONSE).with_body(body.to_string()));
             }
+            cmd::INDEX => {
+                // The gateway's own account, in order with its events: the freshest there is.
+                if let Ok(mut line) = serde_json::from_slice::<serde_json::Value>(&packet.body) {
+                    line["address"] = addr.into();
+                    if let Ok(mut i) = self.index.write() {
+                        i.apply(DIRECT, &line);
+                    }
+                }
+            }
             cmd::WORKER_LEAVE_ACK => {
-                // Every event of this gateway is queued before the ack: close after them.
+                // Every event of this gateway came before the ack: hand back those not handled
+                // yet (the gateway passes them on, in order, before the ones it held), and go.
                 self.leaving.borrow_mut().remove(addr);
-                let _ = self.queue.send(Item::Close(c.clone()));
+                for p in self.queue.take_from(addr) {
+                    c.send(&p);
+                }
+                self.queue.close_link(addr, c);
             }
             _ => {}
         }
@@ -305,17 +379,21 @@ impl Process {
 }
 
 /// Runs events one after another, loading and saving sessions as GatewayWorker does.
-async fn run_events<E: Events>(events: Rc<E>, client: GatewayClient, mut rx: mpsc::UnboundedReceiver<Item>) {
+async fn run_events<E: Events>(events: Rc<E>, client: GatewayClient, queue: Rc<Queue>) {
     // The session each client had after our last write, to detect stale `ext_data`.
     let mut written: HashMap<String, Bytes> = HashMap::new();
-    while let Some(item) = rx.recv().await {
-        let p = match item {
-            Item::Event(p) => p,
-            Item::Close(conn) => {
-                conn.close();
-                continue;
-            }
-        };
+    loop {
+        let p = queue.pop().await;
+        // A reload or stop waits for the handler (up to stop_timeout) instead of cutting it.
+        let _hold = workerman::hold_stop();
+        handle(&*events, &client, &mut written, p).await;
+        queue.done();
+    }
+}
+
+/// Runs the handler of one event, with the session loaded before and saved after.
+async fn handle<E: Events>(events: &E, client: &GatewayClient, written: &mut HashMap<String, Bytes>, p: Packet) {
+    {
         let id = ClientId::new(Ipv4Addr::from(p.local_ip), p.local_port, p.connection_id);
         let cid = id.to_string();
         let mut session_bytes = p.ext_data.clone();
@@ -340,7 +418,7 @@ async fn run_events<E: Events>(events: Rc<E>, client: GatewayClient, mut rx: mps
             _ => {
                 events.on_close(&mut cx).await;
                 written.remove(&cid);
-                continue;
+                return;
             }
         }
         let now = match cx.take_session() {
@@ -352,7 +430,7 @@ async fn run_events<E: Events>(events: Rc<E>, client: GatewayClient, mut rx: mps
         } else {
             Bytes::new()
         };
-        if now != before && save_session(&client, &id, now.clone()).await.is_ok() {
+        if now != before && save_session(client, &id, now.clone()).await.is_ok() {
             written.insert(cid, now);
         }
     }

@@ -72,6 +72,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct GatewayClient {
     inner: Arc<Inner>,
+    /// Sends skip the client protocol's encoding ([`GatewayClient::raw`]).
+    raw: bool,
 }
 
 impl std::fmt::Debug for GatewayClient {
@@ -82,7 +84,8 @@ impl std::fmt::Debug for GatewayClient {
 
 impl GatewayClient {
     /// A client of the cluster whose Registers are at `registers` (`host:port`, several for
-    /// failover), with no secret key.
+    /// failover, tried in order; a `redis://...` entry reads the gateways' leases in Redis),
+    /// with no secret key.
     pub fn new<S: Into<String>>(registers: impl IntoIterator<Item = S>) -> GatewayClient {
         Self::build(
             Source::Register(registers.into_iter().map(Into::into).collect()),
@@ -109,6 +112,7 @@ impl GatewayClient {
         auth_mode: AuthMode,
     ) -> GatewayClient {
         GatewayClient {
+            raw: false,
             inner: Arc::new(Inner {
                 source,
                 index,
@@ -140,7 +144,35 @@ impl GatewayClient {
         inner.dial.secret_key = key.into();
         inner.dial.auth_mode = mode;
         inner.conns = Mutex::new(HashMap::new());
-        GatewayClient { inner: Arc::new(inner) }
+        GatewayClient {
+            inner: Arc::new(inner),
+            raw: self.raw,
+        }
+    }
+
+    /// The same handle, whose sends go to clients as they are, without the client protocol's
+    /// encoding (GatewayWorker's `$raw = true`: no WebSocket frame, no `\n` of `text://`...);
+    /// for bytes already encoded, e.g. a WebSocket frame built once for many sends.
+    ///
+    /// ```no_run
+    /// # async fn f(gw: workerman_gateway::GatewayClient) -> workerman_gateway::Result<()> {
+    /// gw.raw().send_to_all(b"\x81\x02hi", None, &[]).await?; // a ready-made text frame
+    /// # Ok(()) }
+    /// ```
+    pub fn raw(&self) -> GatewayClient {
+        GatewayClient {
+            inner: self.inner.clone(),
+            raw: true,
+        }
+    }
+
+    /// A send command with this handle's flags.
+    fn send_cmd(&self, cmd: u8) -> Packet {
+        let mut p = Packet::new(cmd);
+        if self.raw {
+            p.flag |= crate::frame::FLAG_NOT_CALL_ENCODE;
+        }
+        p
     }
 
     /// Every gateway's inner address, as the Register(s) announce them.
@@ -279,7 +311,9 @@ impl GatewayClient {
 
     /// Sends `message` to one client.
     pub async fn send_to_client(&self, client_id: &str, message: impl AsRef<[u8]>) -> Result<()> {
-        let p = Packet::new(cmd::SEND_TO_ONE).with_body(Bytes::copy_from_slice(message.as_ref()));
+        let p = self
+            .send_cmd(cmd::SEND_TO_ONE)
+            .with_body(Bytes::copy_from_slice(message.as_ref()));
         self.to_owner(client_id, p).await
     }
 
@@ -308,7 +342,7 @@ impl GatewayClient {
                 let ext = json!({ "connections": ids }).to_string();
                 self.send_packet(
                     &gw,
-                    &Packet::new(cmd::SEND_TO_ALL).with_ext(ext).with_body(body.clone()),
+                    &self.send_cmd(cmd::SEND_TO_ALL).with_ext(ext).with_body(body.clone()),
                 )
                 .await?;
             }
@@ -322,7 +356,7 @@ impl GatewayClient {
                 .insert(id.connection_id.to_string(), id.connection_id.into());
         }
         if ex_by_gw.is_empty() {
-            return self.send_all(&Packet::new(cmd::SEND_TO_ALL).with_body(body)).await;
+            return self.send_all(&self.send_cmd(cmd::SEND_TO_ALL).with_body(body)).await;
         }
         for gw in self.gateway_addresses().await? {
             let ext = match ex_by_gw.get(&gw) {
@@ -332,7 +366,7 @@ impl GatewayClient {
             let _ = self
                 .send_packet(
                     &gw,
-                    &Packet::new(cmd::SEND_TO_ALL).with_ext(ext).with_body(body.clone()),
+                    &self.send_cmd(cmd::SEND_TO_ALL).with_ext(ext).with_body(body.clone()),
                 )
                 .await;
         }
@@ -342,7 +376,8 @@ impl GatewayClient {
     /// Sends `message` to every connection of every uid in `uids`.
     pub async fn send_to_uid(&self, uids: &[&str], message: impl AsRef<[u8]>) -> Result<()> {
         let ext = serde_json::to_string(uids).unwrap_or_default();
-        let p = Packet::new(cmd::SEND_TO_UID)
+        let p = self
+            .send_cmd(cmd::SEND_TO_UID)
             .with_ext(ext)
             .with_body(Bytes::copy_from_slice(message.as_ref()));
         let mut last = None;
@@ -395,7 +430,7 @@ impl GatewayClient {
         let mut last = None;
         for gw in self.targets(Kind::Group, groups).await? {
             let ext = json!({ "group": groups, "exclude": ex_by_gw.get(&gw) }).to_string();
-            let p = Packet::new(cmd::SEND_TO_GROUP).with_ext(ext).with_body(body.clone());
+            let p = self.send_cmd(cmd::SEND_TO_GROUP).with_ext(ext).with_body(body.clone());
             if let Err(e) = self.send_packet(&gw, &p).await {
                 last = Some(e);
             }
@@ -409,7 +444,7 @@ impl GatewayClient {
     /// Closes a client after `message` (if any) is sent.
     pub async fn close_client(&self, client_id: &str, message: Option<&[u8]>) -> Result<()> {
         let p = match message {
-            Some(m) => Packet::new(cmd::KICK).with_body(Bytes::copy_from_slice(m)),
+            Some(m) => self.send_cmd(cmd::KICK).with_body(Bytes::copy_from_slice(m)),
             None => Packet {
                 flag: 0,
                 ..Packet::new(cmd::KICK).with_body(&b"N;"[..])

@@ -17,6 +17,15 @@ const MAX_LINE: usize = 1 << 20;
 pub(crate) async fn fetch(registers: &[String], dial: &Dial) -> Result<Vec<String>> {
     let mut last = None;
     for r in registers {
+        if crate::discovery::is_redis(r) {
+            match from_redis(r).await {
+                Ok(list) => return Ok(list),
+                Err(e) => {
+                    last = Some(e);
+                    continue;
+                }
+            }
+        }
         match tokio::time::timeout(dial.connect_timeout + dial.timeout, ask(r, dial)).await {
             Ok(Ok(list)) => return Ok(list),
             Ok(Err(e)) => last = Some(e),
@@ -27,6 +36,19 @@ pub(crate) async fn fetch(registers: &[String], dial: &Dial) -> Result<Vec<Strin
         Some(e) => Error::NoRegister(format!("{} ({e})", registers.join(", "))),
         None => Error::NoRegister("(no address configured)".into()),
     })
+}
+
+/// The live leases in a Redis discovery backend.
+#[cfg(feature = "redis")]
+async fn from_redis(address: &str) -> Result<Vec<String>> {
+    crate::lease::Source::parse(address)?.list().await
+}
+
+#[cfg(not(feature = "redis"))]
+async fn from_redis(address: &str) -> Result<Vec<String>> {
+    Err(Error::Config(format!(
+        "{address}: this build has no Redis discovery (the workerman-gateway feature `redis`)"
+    )))
 }
 
 async fn ask(register: &str, dial: &Dial) -> Result<Vec<String>> {

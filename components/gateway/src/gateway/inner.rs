@@ -42,9 +42,20 @@ pub(super) fn wire<P: ClientProtocol>(core: &Rc<Core<P>>, w: &Worker<GatewayProt
         else {
             return;
         };
-        let mut st = c.state.borrow_mut();
-        if st.workers.get(&key).is_some_and(|l| l.conn == *conn) {
-            st.workers.remove(&key);
+        let link = {
+            let mut st = c.state.borrow_mut();
+            if st.workers.get(&key).is_some_and(|l| l.conn == *conn) {
+                st.workers.remove(&key)
+            } else {
+                None
+            }
+        };
+        if let Some(link) = link {
+            super::release(&c, link);
+            let hook = c.hooks.borrow().on_worker_close.clone();
+            if let Some(f) = hook {
+                f(&key);
+            }
         }
     });
 }
@@ -58,10 +69,21 @@ fn on_packet<P: ClientProtocol>(core: &Rc<Core<P>>, conn: &Inner, p: Packet) {
     match p.cmd {
         cmd::WORKER_CONNECT => {
             if let Some(key) = json_str(&p.body, "worker_key") {
-                add_worker(core, conn, key);
+                add_worker(core, conn, key, wants_index(&p.body));
             }
         }
         cmd::GATEWAY_CLIENT_CONNECT | cmd::PING => {}
+        cmd::ON_CONNECT | cmd::ON_MESSAGE | cmd::ON_CLOSE | cmd::ON_WEBSOCKET_CONNECT => {
+            // A leaving worker hands back an event it did not handle (see `release`).
+            let key = peer.worker_key.unwrap_or_default();
+            match core.state.borrow_mut().workers.get_mut(&key) {
+                Some(l) if l.leaving && l.conn == *conn => l.returned.push(p),
+                _ => crate::log(&format!(
+                    "gateway: event packet (cmd {}) from a worker that is not leaving; ignored",
+                    p.cmd
+                )),
+            }
+        }
         cmd::AUTH_CHALLENGE | cmd::AUTH_RESPONSE => {}
         cmd::WORKER_LEAVE => {
             let key = peer.worker_key.unwrap_or_default();
@@ -92,7 +114,7 @@ fn authorise<P: ClientProtocol>(core: &Rc<Core<P>>, conn: &Inner, mut peer: Peer
             if p.cmd == cmd::WORKER_CONNECT
                 && let Some(key) = json_str(&p.body, "worker_key")
             {
-                add_worker(core, conn, key);
+                add_worker(core, conn, key, wants_index(&p.body));
             }
         }
         cmd::AUTH_CHALLENGE => {
@@ -109,7 +131,7 @@ fn authorise<P: ClientProtocol>(core: &Rc<Core<P>>, conn: &Inner, mut peer: Peer
             peer.authed = true;
             conn.set_data(peer);
             if let Some(key) = json_str(&p.body, "worker_key") {
-                add_worker(core, conn, key);
+                add_worker(core, conn, key, wants_index(&p.body));
             }
         }
         _ => {
@@ -123,32 +145,46 @@ fn authorise<P: ClientProtocol>(core: &Rc<Core<P>>, conn: &Inner, mut peer: Peer
     }
 }
 
+/// Whether a worker's hello asks for the routing index (native workers do).
+fn wants_index(body: &[u8]) -> bool {
+    serde_json::from_slice::<Json>(body)
+        .ok()
+        .and_then(|v| v.get("index")?.as_bool())
+        == Some(true)
+}
+
 /// Registers a business worker under `<remote ip>:<worker_key>`, replacing (and closing) an
-/// older connection with that key, then hands it the events that waited for a worker.
-fn add_worker<P: ClientProtocol>(core: &Rc<Core<P>>, conn: &Inner, worker_key: String) {
+/// older connection with that key, sends it this gateway's routing index if it asked, then hands
+/// it the events that waited for a worker.
+fn add_worker<P: ClientProtocol>(core: &Rc<Core<P>>, conn: &Inner, worker_key: String, index: bool) {
     let key = format!("{}:{worker_key}", conn.remote_ip());
     conn.with_data(|p: &mut Peer| p.worker_key = Some(key.clone()));
-    let old = core.state.borrow_mut().workers.insert(
-        key,
-        WorkerLink {
-            conn: conn.clone(),
-            bound: 0,
-            leaving: false,
-        },
-    );
+    let index = index && core.settings.borrow().route_index;
+    if index {
+        // Pending changes first go to the workers that have the older snapshot.
+        super::flush_index(core);
+        let line = {
+            let st = core.state.borrow();
+            crate::index::snapshot_line(st.uids.keys(), st.groups.keys())
+        };
+        send_to_worker(conn, &Packet::new(cmd::INDEX).with_body(line));
+    }
+    let old = core
+        .state
+        .borrow_mut()
+        .workers
+        .insert(key.clone(), WorkerLink::new(conn.clone(), index));
     if let Some(old) = old.filter(|o| o.conn != *conn) {
         old.conn.destroy();
+        super::release(core, old);
+    }
+    let hook = core.hooks.borrow().on_worker_connect.clone();
+    if let Some(f) = hook {
+        f(&key);
     }
     let pending: Vec<(u32, Packet)> = core.state.borrow_mut().pending.drain(..).collect();
     for (id, packet) in pending {
-        let target = {
-            let mut st = core.state.borrow_mut();
-            st.route(id)
-                .or_else(|| st.workers.values().find(|w| !w.leaving).map(|w| w.conn.clone()))
-        };
-        if let Some(w) = target {
-            send_to_worker(&w, &packet);
-        }
+        super::dispatch(core, id, packet);
     }
 }
 

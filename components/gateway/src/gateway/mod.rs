@@ -21,6 +21,7 @@ use workerman::protocol::Text;
 use workerman::{TcpConnection, Timer, Worker};
 
 use crate::auth::AuthMode;
+use crate::client_id::ClientId;
 use crate::client_protocol::ClientProtocol;
 use crate::discovery::{self, Hello, RegisterConfig};
 use crate::frame::{FLAG_BODY_IS_SCALAR, GatewayProtocol, Packet, cmd};
@@ -31,7 +32,7 @@ mod inner;
 mod query;
 pub(crate) mod state;
 
-use state::{Client, State};
+use state::{Client, State, Target};
 
 /// Default per-client send buffer (GatewayWorker's `sendToClientBufferSize`): 1,024,000 bytes.
 pub const DEFAULT_SEND_TO_CLIENT_BUFFER_SIZE: usize = 1_024_000;
@@ -78,8 +79,76 @@ impl Default for Settings {
     }
 }
 
+/// A client event, as a [router](Gateway::set_router) sees it (GatewayWorker's `$cmd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientEvent {
+    /// The client connected.
+    Connect,
+    /// The client sent a message.
+    Message,
+    /// The client closed.
+    Close,
+    /// The client's WebSocket handshake completed.
+    WebSocketConnect,
+}
+
+impl ClientEvent {
+    fn of(cmd: u8) -> ClientEvent {
+        match cmd {
+            cmd::ON_CONNECT => ClientEvent::Connect,
+            cmd::ON_CLOSE => ClientEvent::Close,
+            cmd::ON_WEBSOCKET_CONNECT => ClientEvent::WebSocketConnect,
+            _ => ClientEvent::Message,
+        }
+    }
+}
+
+/// What a custom router chooses from (see [`Gateway::set_router`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RouteRequest<'a> {
+    /// The client whose event is routed.
+    pub client_id: ClientId,
+    /// The event.
+    pub event: ClientEvent,
+    /// The worker the client's previous event went to, if it is still available.
+    pub current: Option<&'a str>,
+    /// The available business workers (connected, not leaving), as `ip:name:process id`,
+    /// sorted; never empty.
+    pub workers: &'a [&'a str],
+}
+
+/// A custom router: returns the index in `workers` of the worker that gets the event.
+pub(crate) type Router = Rc<dyn Fn(&RouteRequest<'_>) -> usize>;
+type ClientHook<P> = Rc<dyn Fn(&str, &TcpConnection<P>)>;
+type WorkerHook = Rc<dyn Fn(&str)>;
+
+/// The user's callbacks on the gateway side (GatewayWorker's `Gateway::$onConnect`...).
+pub(crate) struct UserHooks<P: ClientProtocol> {
+    pub on_client_connect: Option<ClientHook<P>>,
+    pub on_client_close: Option<ClientHook<P>>,
+    pub on_worker_connect: Option<WorkerHook>,
+    pub on_worker_close: Option<WorkerHook>,
+}
+
+impl<P: ClientProtocol> Default for UserHooks<P> {
+    fn default() -> Self {
+        UserHooks {
+            on_client_connect: None,
+            on_client_close: None,
+            on_worker_connect: None,
+            on_worker_close: None,
+        }
+    }
+}
+
 /// One gateway process's settings, identity and tables.
 pub(crate) struct Core<P: ClientProtocol> {
+    /// A custom router, if set.
+    pub router: RefCell<Option<Router>>,
+    /// The user's gateway-side callbacks.
+    pub hooks: RefCell<UserHooks<P>>,
     pub settings: RefCell<Settings>,
     pub state: RefCell<State<P>>,
     /// Inner ip (as u32) and port of this process.
@@ -131,6 +200,8 @@ impl<P: ClientProtocol> Gateway<P> {
         worker.set_reloadable(false);
         worker.set_max_send_buffer_size(DEFAULT_SEND_TO_CLIENT_BUFFER_SIZE);
         let core = Rc::new(Core {
+            router: RefCell::new(None),
+            hooks: RefCell::new(UserHooks::default()),
             settings: RefCell::new(Settings::default()),
             state: RefCell::new(State::default()),
             me: Cell::new((0, 0)),
@@ -158,7 +229,9 @@ impl<P: ClientProtocol> Gateway<P> {
         self.core.settings.borrow_mut().inner_listen_ip = Some(ip.into());
     }
 
-    /// Register addresses (`host:port`; default `127.0.0.1:1236`); several for failover.
+    /// Register addresses (`host:port`; default `127.0.0.1:1236`); several for failover; a
+    /// `redis://host:port[/db][?prefix=..&lease_ms=..]` address makes this gateway hold a lease on
+    /// its inner address in Redis instead (see the Gateway chapter).
     pub fn set_register_address<S: Into<String>>(&self, addresses: impl IntoIterator<Item = S>) {
         self.core.settings.borrow_mut().register.addresses = addresses.into_iter().map(Into::into).collect();
     }
@@ -212,6 +285,47 @@ impl<P: ClientProtocol> Gateway<P> {
         self.core.settings.borrow_mut().route_index = on;
     }
 
+    /// Chooses the business worker of each client event (GatewayWorker's `$gateway->router`);
+    /// the default sends a client's events to one worker (the least loaded when it first needs
+    /// one) for as long as that worker is there. `router` gets the available workers and
+    /// returns an index among them (taken modulo their number). While the worker a client's
+    /// last event went to is leaving (reload), the client's next events wait for its hand-over
+    /// whatever the router says, so they stay in order.
+    ///
+    /// ```no_run
+    /// # let gateway = workerman_gateway::Gateway::<workerman::protocol::Text>::new("text://0.0.0.0:8480").unwrap();
+    /// // Every event of a client to the same worker, by a hash of its connection id.
+    /// gateway.set_router(|r| r.client_id.connection_id as usize % r.workers.len());
+    /// ```
+    pub fn set_router(&self, router: impl Fn(&RouteRequest<'_>) -> usize + 'static) {
+        *self.core.router.borrow_mut() = Some(Rc::new(router));
+    }
+
+    /// Called in the gateway process when a client connects, before its business worker hears
+    /// of it (GatewayWorker's `Gateway::$onConnect`). Use this, not `on_connect` of the
+    /// underlying worker, which the gateway itself uses.
+    pub fn on_client_connect(&self, f: impl Fn(&str, &TcpConnection<P>) + 'static) {
+        self.core.hooks.borrow_mut().on_client_connect = Some(Rc::new(f));
+    }
+
+    /// Called in the gateway process when a client's connection closes, after its close event
+    /// went to its business worker (GatewayWorker's `Gateway::$onClose`).
+    pub fn on_client_close(&self, f: impl Fn(&str, &TcpConnection<P>) + 'static) {
+        self.core.hooks.borrow_mut().on_client_close = Some(Rc::new(f));
+    }
+
+    /// Called with its key (`ip:name:process id`) when a business worker connects to this
+    /// gateway process (GatewayWorker's `onBusinessWorkerConnected`).
+    pub fn on_business_worker_connect(&self, f: impl Fn(&str) + 'static) {
+        self.core.hooks.borrow_mut().on_worker_connect = Some(Rc::new(f));
+    }
+
+    /// Called with its key when a business worker's connection to this gateway process closes
+    /// (GatewayWorker's `onBusinessWorkerClose`).
+    pub fn on_business_worker_close(&self, f: impl Fn(&str) + 'static) {
+        self.core.hooks.borrow_mut().on_worker_close = Some(Rc::new(f));
+    }
+
     /// The client-facing worker.
     pub fn worker(&self) -> &Worker<P> {
         &self.worker
@@ -245,6 +359,10 @@ impl<P: ClientProtocol> Gateway<P> {
             emit(&core, id, cmd::ON_CLOSE, Bytes::new(), FLAG_BODY_IS_SCALAR);
             core.state.borrow_mut().remove_client(id);
             flush_index(&core);
+            let hook = core.hooks.borrow().on_client_close.clone();
+            if let Some(f) = hook {
+                f(&client_id(&core, id).to_string(), conn);
+            }
         });
         let core = self.core.clone();
         P::hook_handshake(
@@ -332,7 +450,9 @@ fn start<P: ClientProtocol>(core: &Rc<Core<P>>, w: &Worker<P>) -> Result<(), Str
     Ok(())
 }
 
-/// Sends the uids and groups that appeared or vanished to every connected Register.
+/// Sends the uids and groups that appeared or vanished to every business worker that asked for
+/// the index (directly, in order with the events it gets from here) and to every connected
+/// Register.
 pub(crate) fn flush_index<P: ClientProtocol>(core: &Core<P>) {
     let line = {
         let mut st = core.state.borrow_mut();
@@ -345,6 +465,20 @@ pub(crate) fn flush_index<P: ClientProtocol>(core: &Core<P>) {
         }
         line
     };
+    let workers: Vec<_> = core
+        .state
+        .borrow()
+        .workers
+        .values()
+        .filter(|w| w.index)
+        .map(|w| w.conn.clone())
+        .collect();
+    if !workers.is_empty() {
+        let packet = Packet::new(cmd::INDEX).with_body(line.clone());
+        for w in workers {
+            send_to_worker(&w, &packet);
+        }
+    }
     for link in core.registers.borrow().iter() {
         if link.status() == workerman::Status::Established {
             link.send(&line);
@@ -384,7 +518,17 @@ fn on_client_connect<P: ClientProtocol>(core: &Rc<Core<P>>, conn: &TcpConnection
         id
     };
     conn.set_data(ClientKey(id));
+    let hook = core.hooks.borrow().on_client_connect.clone();
+    if let Some(f) = hook {
+        f(&client_id(core, id).to_string(), conn);
+    }
     emit(core, id, cmd::ON_CONNECT, Bytes::new(), FLAG_BODY_IS_SCALAR);
+}
+
+/// The client_id of connection `id` of this gateway process.
+fn client_id<P: ClientProtocol>(core: &Core<P>, id: u32) -> ClientId {
+    let (ip, port) = core.me.get();
+    ClientId::new(Ipv4Addr::from(ip), port, id)
 }
 
 /// The header of an event about client `id`.
@@ -406,16 +550,38 @@ fn event_packet<P: ClientProtocol>(core: &Core<P>, c: &Client<P>, id: u32, cmd: 
 
 /// Sends an event about client `id` to its business worker, or keeps it until one connects.
 pub(crate) fn emit<P: ClientProtocol>(core: &Rc<Core<P>>, id: u32, cmd: u8, body: Bytes, flag: u8) {
-    let (packet, target) = {
-        let mut st = core.state.borrow_mut();
+    let packet = {
+        let st = core.state.borrow();
         let Some(c) = st.clients.get(&id) else { return };
-        let packet = event_packet(core, c, id, cmd, body, flag);
-        let target = st.route(id);
-        (packet, target)
+        event_packet(core, c, id, cmd, body, flag)
+    };
+    dispatch(core, id, packet);
+}
+
+/// Routes an event packet about client `id`: to a worker, held for a leaving one, or kept until
+/// a worker connects (past `max_pending_events` the client is dropped).
+pub(crate) fn dispatch<P: ClientProtocol>(core: &Rc<Core<P>>, id: u32, packet: Packet) {
+    let router = core.router.borrow().clone();
+    let target = match &router {
+        Some(r) => {
+            let req = RouteRequest {
+                client_id: client_id(core, id),
+                event: ClientEvent::of(packet.cmd),
+                current: None,
+                workers: &[],
+            };
+            core.state.borrow_mut().route(id, Some((r, req)))
+        }
+        None => core.state.borrow_mut().route(id, None),
     };
     match target {
-        Some(w) => send_to_worker(&w, &packet),
-        None => {
+        Target::Worker(w) => send_to_worker(&w, &packet),
+        Target::Wait(key) => {
+            if let Some(w) = core.state.borrow_mut().workers.get_mut(&key) {
+                w.held.push_back((id, packet));
+            }
+        }
+        Target::Nobody => {
             let max = core.settings.borrow().max_pending_events;
             let overflow = {
                 let mut st = core.state.borrow_mut();
@@ -431,6 +597,18 @@ pub(crate) fn emit<P: ClientProtocol>(core: &Rc<Core<P>>, id: u32, cmd: u8, body
                 conn.destroy();
             }
         }
+    }
+}
+
+/// A business worker's link closed: what it handed back unhandled, then what waited for it,
+/// go to the other workers in order (with the clients' sessions as they are now).
+pub(crate) fn release<P: ClientProtocol>(core: &Rc<Core<P>>, link: state::WorkerLink) {
+    let events = link.returned.into_iter().map(|p| (p.connection_id, p)).chain(link.held);
+    for (id, mut p) in events {
+        if let Some(c) = core.state.borrow().clients.get(&id) {
+            p.ext_data = c.session.clone();
+        }
+        dispatch(core, id, p);
     }
 }
 

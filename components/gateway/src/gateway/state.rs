@@ -30,6 +30,37 @@ pub(crate) struct WorkerLink {
     pub bound: usize,
     /// Announced it is leaving (reload): nothing more is routed to it.
     pub leaving: bool,
+    /// Asked for this gateway's routing index ([`crate::frame::cmd::INDEX`] packets).
+    pub index: bool,
+    /// While leaving: events it handed back unhandled, in order.
+    pub returned: Vec<Packet>,
+    /// While leaving: events of its clients that arrived since, in order.
+    pub held: VecDeque<(u32, Packet)>,
+}
+
+impl WorkerLink {
+    /// A newly connected worker.
+    pub fn new(conn: TcpConnection<GatewayProtocol>, index: bool) -> WorkerLink {
+        WorkerLink {
+            conn,
+            bound: 0,
+            leaving: false,
+            index,
+            returned: Vec::new(),
+            held: VecDeque::new(),
+        }
+    }
+}
+
+/// Where an event goes.
+pub(crate) enum Target {
+    /// To this worker.
+    Worker(TcpConnection<GatewayProtocol>),
+    /// The client's worker (this key) is leaving: hold the event until it has handed back what
+    /// it did not handle, so the client's events stay in order.
+    Wait(String),
+    /// No business worker is connected.
+    Nobody,
 }
 
 /// Everything a gateway process keeps.
@@ -70,31 +101,67 @@ impl<P: workerman::protocol::Protocol> State<P> {
         }
     }
 
-    /// Chooses the worker for `id`'s next event: its bound worker if still there and not
-    /// leaving, else the one with the fewest bound clients (and binds it).
-    pub fn route(&mut self, id: u32) -> Option<TcpConnection<GatewayProtocol>> {
-        let current = self.clients.get(&id)?.worker.clone();
-        if let Some(key) = current {
-            if let Some(w) = self.workers.get(&key).filter(|w| !w.leaving) {
-                return Some(w.conn.clone());
-            }
-            if let Some(w) = self.workers.get_mut(&key) {
-                w.bound = w.bound.saturating_sub(1);
+    /// Chooses where `id`'s next event goes: its bound worker if still there (or, while that one
+    /// is leaving, wait for it), else the one with the fewest bound clients (and binds it). An
+    /// event of a client already gone (a handed-back close) goes to any worker.
+    /// With a custom `router`, it chooses among the available workers for every event (the
+    /// wait for a leaving worker still applies).
+    pub fn route(&mut self, id: u32, router: Option<(&super::Router, super::RouteRequest<'_>)>) -> Target {
+        let mut current = self.clients.get(&id).and_then(|c| c.worker.clone());
+        if let Some(key) = current.clone() {
+            match self.workers.get(&key) {
+                Some(w) if !w.leaving && router.is_none() => return Target::Worker(w.conn.clone()),
+                Some(w) if w.leaving => return Target::Wait(key),
+                Some(_) => {}
+                None => current = None,
             }
         }
-        let key = self
-            .workers
-            .iter()
-            .filter(|(_, w)| !w.leaving)
-            .min_by_key(|(_, w)| w.bound)
-            .map(|(k, _)| k.clone())?;
-        let w = self.workers.get_mut(&key)?;
-        w.bound += 1;
+        let chosen = match router {
+            Some((router, mut req)) => {
+                let keys: Vec<&str> = self
+                    .workers
+                    .iter()
+                    .filter(|(_, w)| !w.leaving)
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                if keys.is_empty() {
+                    return Target::Nobody;
+                }
+                req.current = current.as_deref();
+                req.workers = &keys;
+                let i = router(&req);
+                keys[i % keys.len()].to_owned()
+            }
+            None => match self
+                .workers
+                .iter()
+                .filter(|(_, w)| !w.leaving)
+                .min_by_key(|(_, w)| w.bound)
+                .map(|(k, _)| k.clone())
+            {
+                Some(k) => k,
+                None => return Target::Nobody,
+            },
+        };
+        if current.as_deref() == Some(chosen.as_str()) {
+            return match self.workers.get(&chosen) {
+                Some(w) => Target::Worker(w.conn.clone()),
+                None => Target::Nobody,
+            };
+        }
+        if let Some(old) = current.as_ref().and_then(|k| self.workers.get_mut(k)) {
+            old.bound = old.bound.saturating_sub(1);
+        }
+        let key = chosen;
+        let Some(w) = self.workers.get_mut(&key) else {
+            return Target::Nobody;
+        };
         let conn = w.conn.clone();
         if let Some(c) = self.clients.get_mut(&id) {
+            w.bound += 1;
             c.worker = Some(key);
         }
-        Some(conn)
+        Target::Worker(conn)
     }
 
     /// Binds `uid`, replacing any previous one.
