@@ -13,7 +13,9 @@ use crate::address::{Address, Transport};
 use crate::connection::{Callbacks, ConnectionError, Limits, TcpConnection, UdpConnection};
 use crate::error::{Error, Result};
 
+mod gate;
 mod tls;
+use crate::connection::Timeouts;
 use crate::panic::PanicReport;
 use crate::protocol::{Protocol, Tcp};
 use crate::settings;
@@ -66,6 +68,8 @@ struct Shared<P: Protocol> {
     /// Whether the listeners accept (`pause_accept` / `resume_accept`); the accept loops watch it.
     accepting: tokio::sync::watch::Sender<bool>,
     stopping: Cell<bool>,
+    timeouts: Cell<Timeouts>,
+    gate: gate::AcceptGate,
 }
 
 /// A service: where to listen, how many processes, and what to do with connections.
@@ -206,6 +210,8 @@ impl<P: Protocol> Worker<P> {
                 listeners: RefCell::new(Vec::new()),
                 accepting: tokio::sync::watch::Sender::new(true),
                 stopping: Cell::new(false),
+                timeouts: Cell::new(Timeouts::default()),
+                gate: gate::AcceptGate::default(),
             }),
         };
         registry::add(Rc::new(worker.clone()));
@@ -334,6 +340,113 @@ impl<P: Protocol> Worker<P> {
         let mut l = self.shared.limits.get();
         l.max_package_size = Some(bytes);
         self.shared.limits.set(l);
+    }
+
+    /// Caps the connections of this worker in each of its processes: at `max`, a process stops
+    /// accepting (clients wait in the listen backlog) and resumes as soon as one closes. TLS
+    /// handshakes under way count. Off by default (a flood then ends with the process out of
+    /// file descriptors or memory).
+    ///
+    /// ```
+    /// use workerman::{Worker, protocol::Text};
+    ///
+    /// let worker = Worker::<Text>::new("text://127.0.0.1:2348").unwrap();
+    /// worker.set_max_connections(10_000);
+    /// assert_eq!(worker.max_connections(), Some(10_000));
+    /// ```
+    pub fn set_max_connections(&self, max: usize) {
+        self.shared.gate.set_max(Some(max));
+    }
+
+    /// The per-process connection cap, if set.
+    pub fn max_connections(&self) -> Option<usize> {
+        self.shared.gate.max()
+    }
+
+    /// HTTP: how long a request head may take to arrive, from its first byte (for the first
+    /// request of a connection, from the connection's start); then `408 Request Timeout` and a
+    /// close. `None` turns it off. Default 60 s. See [`Timeouts`] for all of them.
+    pub fn set_request_head_timeout(&self, timeout: impl Into<Option<Duration>>) {
+        self.update_timeouts(|t| t.request_head = timeout.into());
+    }
+
+    /// HTTP: the longest wait between two reads of a request body; then `408 Request Timeout`
+    /// and a close. `None` turns it off. Default 60 s.
+    pub fn set_request_body_timeout(&self, timeout: impl Into<Option<Duration>>) {
+        self.update_timeouts(|t| t.request_body = timeout.into());
+    }
+
+    /// HTTP: how long a keep-alive connection may wait for its next request after a response;
+    /// then it is closed. `None` turns it off. Default 75 s.
+    pub fn set_keep_alive_timeout(&self, timeout: impl Into<Option<Duration>>) {
+        self.update_timeouts(|t| t.keep_alive = timeout.into());
+    }
+
+    /// WebSocket: how long the opening handshake may take, from the connection's start; then
+    /// the connection is closed. `None` turns it off. Default 10 s.
+    pub fn set_handshake_timeout(&self, timeout: impl Into<Option<Duration>>) {
+        self.update_timeouts(|t| t.handshake = timeout.into());
+    }
+
+    /// Any protocol: a connection that sent nothing for this long is closed, whatever it is
+    /// doing. Off (`None`) by default.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workerman::{Worker, protocol::Text};
+    ///
+    /// let worker = Worker::<Text>::new("text://127.0.0.1:2348").unwrap();
+    /// worker.set_idle_timeout(Duration::from_secs(300));
+    /// assert_eq!(worker.timeouts().idle, Some(Duration::from_secs(300)));
+    /// ```
+    pub fn set_idle_timeout(&self, timeout: impl Into<Option<Duration>>) {
+        self.update_timeouts(|t| t.idle = timeout.into());
+    }
+
+    /// Sets every timeout at once ([`Timeouts::NONE`] turns them all off).
+    pub fn set_timeouts(&self, timeouts: Timeouts) {
+        self.shared.timeouts.set(timeouts);
+    }
+
+    /// The timeouts of this worker's connections.
+    pub fn timeouts(&self) -> Timeouts {
+        self.shared.timeouts.get()
+    }
+
+    fn update_timeouts(&self, f: impl FnOnce(&mut Timeouts)) {
+        let mut t = self.shared.timeouts.get();
+        f(&mut t);
+        self.shared.timeouts.set(t);
+    }
+
+    /// Returns once this process has room for a connection of this worker (below
+    /// `max_connections`); `pause_accept` is the accept loop's other condition.
+    pub(crate) async fn accept_ready(&self) {
+        let gate = &self.shared.gate;
+        if gate.is_open(self.connection_count()) {
+            return;
+        }
+        gate.wait_open(
+            || self.connection_count(),
+            |max| {
+                crate::settings::log(&format!(
+                    "worker[{}:{}] max_connections ({max}) reached: accepting paused until a connection closes",
+                    self.name(),
+                    std::process::id()
+                ))
+            },
+        )
+        .await;
+    }
+
+    /// An accepted socket is on its way to becoming a connection (TLS handshake): it counts
+    /// against `max_connections` until [`pending_ended`](Self::pending_ended).
+    pub(crate) fn pending_started(&self) {
+        self.shared.gate.pending_started();
+    }
+
+    pub(crate) fn pending_ended(&self) {
+        self.shared.gate.pending_ended();
     }
 
     /// The listen address, if any.
@@ -620,6 +733,7 @@ impl<P: Protocol> Worker<P> {
 
     pub(crate) fn forget_connection(&self, id: u64) {
         self.shared.connections.borrow_mut().remove(&id);
+        self.shared.gate.room_made();
     }
 
     pub(crate) fn stop_listening(&self) {

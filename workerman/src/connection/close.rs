@@ -82,6 +82,7 @@ impl<P: Protocol> TcpConnection<P> {
             }
             st.status = Status::Closed;
             st.want = None;
+            super::timeout::unqueue(self.inner.id, st.clock.queued.take());
             pool::give_read(std::mem::take(&mut st.recv));
             st.send = super::sendbuf::SendBuf::default();
             st.cb.on_close.clone()

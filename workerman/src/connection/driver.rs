@@ -28,6 +28,7 @@ impl<P: Protocol> TcpConnection<P> {
         if let Some(cb) = on_connect {
             guard(|| cb(&self));
         }
+        self.rearm(false, true);
         loop {
             // Sends queued outside a read since the last wake-up (timers, other connections,
             // broadcasts): one write for all of them, now that the tick that queued them is over.
@@ -75,7 +76,9 @@ impl<P: Protocol> TcpConnection<P> {
             })
             .await;
             match event {
-                Event::Woken | Event::Wrote(Ok(false)) => {}
+                // Woken: paused, resumed or sent to from elsewhere; the phase may have changed.
+                Event::Woken => self.rearm(false, false),
+                Event::Wrote(Ok(false)) => {}
                 Event::Wrote(Ok(true)) => self.drained_by_task(),
                 Event::Wrote(Err(_)) => {
                     stats::send_fail();
@@ -86,23 +89,22 @@ impl<P: Protocol> TcpConnection<P> {
                 Event::Read(Ok(0)) => self.destroy(),
                 Event::Read(Ok(n)) => {
                     self.inner.st.borrow_mut().bytes_read += n as u64;
-                    self.dispatch();
+                    let delivered = self.dispatch();
+                    self.rearm(true, delivered);
                 }
             }
         }
     }
 
-    /// Reads into the receive buffer (borrowing a pooled one when the connection has none).
+    /// Reads into the receive buffer (borrowing a pooled one when the connection has none, or
+    /// holds only a small partial packet). When the socket has nothing more, the buffer goes back
+    /// to the pool, or shrinks to the partial packet it holds (`pool::release_read`).
     fn poll_read(&self, io: &Io, cx: &mut std::task::Context<'_>) -> Poll<io::Result<usize>> {
         let mut st = self.inner.st.borrow_mut();
-        if st.recv.capacity() == 0 {
-            st.recv = pool::take_read();
-        }
-        st.recv.reserve(pool::READ_CHUNK);
+        pool::prepare_read(&mut st.recv);
         let r = io.poll_read_buf(cx, &mut st.recv);
-        drop(st);
         if r.is_pending() {
-            self.release_empty_recv();
+            pool::release_read(&mut st.recv);
         }
         r
     }
@@ -114,9 +116,11 @@ impl<P: Protocol> TcpConnection<P> {
         }
     }
 
-    /// Cuts and delivers every complete packet in the receive buffer, then writes the replies.
-    pub(super) fn dispatch(&self) {
+    /// Cuts and delivers every complete packet in the receive buffer, then writes the replies;
+    /// `true` if a packet was cut.
+    pub(super) fn dispatch(&self) -> bool {
         self.inner.st.borrow_mut().in_dispatch = true;
+        let mut delivered = false;
         let on_message = loop {
             let (step, cb, service, close, event) = {
                 let mut st = self.inner.st.borrow_mut();
@@ -139,6 +143,7 @@ impl<P: Protocol> TcpConnection<P> {
                 // Handshake replies, pongs and hooks run before the next packet is cut.
                 self.service_event();
             }
+            delivered |= matches!(step, Step::Deliver(_));
             match step {
                 Step::Deliver(Some(mut msg)) => {
                     stats::request();
@@ -187,6 +192,7 @@ impl<P: Protocol> TcpConnection<P> {
         if done {
             self.destroy();
         }
+        delivered
     }
 
     fn next_packet(&self, st: &mut State<P>) -> (Step<P::Message>, bool, bool) {

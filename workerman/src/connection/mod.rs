@@ -21,6 +21,7 @@
 //! | `client.rs` | outgoing connections ([`AsyncTcpConnection`], [`AsyncUdpConnection`]) |
 //! | `stream.rs`, `tls_info.rs` | the socket under a connection (TCP, Unix, TLS, UDP); TLS handshake details |
 //! | `registry.rs`, `pool.rs` | live connections of the process; spare buffers |
+//! | `timeout.rs` | the worker's timeouts: one deadline per connection, one queue per process |
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -48,6 +49,7 @@ mod sendbuf;
 pub(crate) mod service;
 mod socket;
 mod stream;
+mod timeout;
 mod tls_info;
 mod types;
 mod udp;
@@ -59,6 +61,10 @@ pub use client::{AsyncTcpConnection, AsyncUdpConnection};
 use close::Live;
 use data::Extensions;
 pub(crate) use stream::Io;
+pub use timeout::{
+    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_REQUEST_BODY_TIMEOUT, DEFAULT_REQUEST_HEAD_TIMEOUT,
+    Timeouts,
+};
 pub use types::{ConnectionError, SendResult, Status};
 pub use udp::UdpConnection;
 pub(crate) use udp::UdpMessageFn;
@@ -169,6 +175,8 @@ struct State<P: Protocol> {
     deferred: bool,
     /// Datagrams sent by a UDP client before its socket exists, one entry per send.
     pending_datagrams: Vec<bytes::Bytes>,
+    /// Where the connection stands for its worker's timeouts, and its deadline.
+    clock: timeout::Clock,
 }
 
 struct Inner<P: Protocol> {
@@ -247,6 +255,7 @@ impl<P: Protocol> TcpConnection<P> {
         } else {
             Status::Connecting
         };
+        let accepted = matches!(mode, Mode::Accepted(_));
         let (peer, local) = io
             .as_ref()
             .map(|io| (io.peer_addr(), io.local_addr()))
@@ -277,6 +286,7 @@ impl<P: Protocol> TcpConnection<P> {
                     full_signalled: false,
                     deferred: false,
                     pending_datagrams: Vec::new(),
+                    clock: timeout::Clock::new(accepted),
                 }),
                 woken: Cell::new(false),
                 waker: Cell::new(None),

@@ -151,11 +151,16 @@ impl<P: Protocol> TcpConnection<P> {
         self.write_or_queue(st, was_empty)
     }
 
-    fn send_with(&self, encode: impl FnOnce(&P, &mut Context<'_, P::State>)) -> SendResult {
+    pub(super) fn send_with(&self, encode: impl FnOnce(&P, &mut Context<'_, P::State>)) -> SendResult {
         let mut event = false;
         let r = self.send_encoded(encode, &mut event);
         if event {
             self.service_event();
+        }
+        // A reply sent outside a read (an HTTP request answered later) may end a phase; inside
+        // one, the task looks after the read.
+        if !self.inner.st.borrow().in_dispatch {
+            self.rearm(false, false);
         }
         r
     }

@@ -51,10 +51,12 @@ async fn until_paused(on: &mut watch::Receiver<bool>) {
     }
 }
 
-/// Waits for the next accepted stream while the worker accepts (`pause_accept` holds it).
+/// Waits for the next accepted stream while the worker accepts (`pause_accept` holds it) and
+/// `$ready` says there is room (`max_connections` holds it too, until a connection closes).
 macro_rules! accept_next {
-    ($on:expr, $accept:expr) => {{
+    ($on:expr, $ready:expr, $accept:expr) => {{
         until_accepting($on).await;
+        $ready.await;
         tokio::select! {
             // A pause that came before a connection wins over it.
             biased;
@@ -68,7 +70,7 @@ pub(crate) async fn accept_loop<P: Protocol>(worker: Worker<P>, listener: TcpLis
     let mut warned = false;
     let mut on = worker.accept_switch();
     loop {
-        match accept_next!(&mut on, listener.accept()) {
+        match accept_next!(&mut on, worker.accept_ready(), listener.accept()) {
             Ok((stream, _peer)) => {
                 warned = false;
                 let _ = stream.set_nodelay(true);
@@ -83,7 +85,7 @@ pub(crate) async fn unix_accept_loop<P: Protocol>(worker: Worker<P>, listener: U
     let mut warned = false;
     let mut on = worker.accept_switch();
     loop {
-        match accept_next!(&mut on, listener.accept()) {
+        match accept_next!(&mut on, worker.accept_ready(), listener.accept()) {
             Ok((stream, _peer)) => {
                 warned = false;
                 worker.adopt(Io::Unix(std::cell::RefCell::new(stream)));
@@ -100,16 +102,26 @@ pub(crate) async fn tls_accept_loop<P: Protocol>(
     listener: TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
 ) {
+    /// Counts a handshake under way against `max_connections` until it ends, however it ends.
+    struct Pending<P: Protocol>(Worker<P>);
+    impl<P: Protocol> Drop for Pending<P> {
+        fn drop(&mut self) {
+            self.0.pending_ended();
+        }
+    }
     let mut warned = false;
     let mut on = worker.accept_switch();
     loop {
-        match accept_next!(&mut on, listener.accept()) {
+        match accept_next!(&mut on, worker.accept_ready(), listener.accept()) {
             Ok((stream, peer)) => {
                 warned = false;
                 let _ = stream.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let worker = worker.clone();
+                worker.pending_started();
+                let pending = Pending(worker.clone());
                 tokio::task::spawn_local(async move {
+                    let _pending = pending;
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         // A handshake that completes after the worker began stopping is not adopted.
                         Ok(Ok(tls)) if !worker.is_stopping() => {
@@ -143,7 +155,7 @@ pub(crate) async fn udp_loop<P: Protocol>(worker: Worker<P>, socket: UdpSocket) 
     loop {
         buf.clear();
         buf.reserve(MAX_DATAGRAM);
-        match accept_next!(&mut on, socket.recv_buf_from(&mut buf)) {
+        match accept_next!(&mut on, std::future::ready(()), socket.recv_buf_from(&mut buf)) {
             Ok((_, peer)) => {
                 let on_message = worker.udp_message_callback();
                 UdpConnection::receive(&worker, socket.clone(), peer, &buf, on_message.as_ref());

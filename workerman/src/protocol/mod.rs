@@ -85,6 +85,41 @@ pub trait Protocol: Sized + 'static {
         let _ = (msg, key, out);
         false
     }
+
+    /// Where a connection stands, for the worker's timeouts ([`Timeouts`](crate::connection::Timeouts)):
+    /// `buffered` bytes of an incomplete packet are waiting. The default, [`Phase::Open`], leaves
+    /// only the idle timeout; HTTP reports request heads, bodies and keep-alive waits, WebSocket
+    /// its opening handshake.
+    fn phase(&self, state: &Self::State, buffered: usize) -> Phase {
+        let _ = (state, buffered);
+        Phase::Open
+    }
+
+    /// A timeout of `phase` is closing the connection: what is written to [`Context::out`] is
+    /// sent before the close (HTTP answers a late request head or body with `408`). The default
+    /// writes nothing.
+    fn timed_out(&self, phase: Phase, cx: &mut Context<'_, Self::State>) {
+        let _ = (phase, cx);
+    }
+}
+
+/// Where a connection stands between reads, as its protocol tells ([`Protocol::phase`]): it
+/// decides which of the worker's timeouts applies ([`Timeouts`](crate::connection::Timeouts)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Phase {
+    /// No phase timeout, only the idle one: a message in progress of a protocol without phases,
+    /// or the application's turn (a request not answered yet, a response being streamed).
+    #[default]
+    Open,
+    /// The opening handshake is not done (WebSocket): the handshake timeout.
+    Handshake,
+    /// A request head is incomplete (or, on a new connection, not started): the request-head
+    /// timeout, from its start.
+    Head,
+    /// A request head is complete, its body is not: the request-body timeout, between reads.
+    Body,
+    /// Waiting for the next request after answering one: the keep-alive timeout.
+    KeepAlive,
 }
 
 /// What a protocol call may see and do besides parsing: its per-connection state, the size limit,

@@ -158,6 +158,10 @@ pub struct HttpState {
     file: Option<Box<PendingFile>>,
     /// A file body is being streamed by the service: reading waits.
     pub(crate) streaming: bool,
+    /// A chunked or event-stream response is in progress (until its empty chunk).
+    in_stream: bool,
+    /// A request was delivered on this connection (waits after it are keep-alive waits).
+    served: bool,
 }
 
 impl HttpState {
@@ -267,6 +271,7 @@ impl Http {
     }
 
     fn end_stream(cx: &mut Context<'_, HttpState>) {
+        cx.state.in_stream = false;
         if std::mem::take(&mut cx.state.stream_close) {
             cx.close();
         }
@@ -330,6 +335,7 @@ impl Protocol for Http {
         if !head.keep_alive {
             cx.state.closing = true;
         }
+        cx.state.served = true;
         cx.state.flags.push_back(Flags {
             close: !head.keep_alive,
             head: head.method == Method::Head,
@@ -337,6 +343,32 @@ impl Protocol for Http {
         let config = &self.config;
         let config = cx.state.config.get_or_insert_with(|| Rc::new(config.clone())).clone();
         Ok(Some(Request::new(packet, head, body, trailers, cx.peer(), config)))
+    }
+
+    /// `Open` while the application has the next move (a request not answered yet, a response
+    /// streaming, a file being sent) or the connection is closing; `Body` while a body arrives;
+    /// `Head` while a head arrives (and before the first request); `KeepAlive` in between.
+    fn phase(&self, s: &HttpState, buffered: usize) -> super::Phase {
+        use super::Phase;
+        if s.closing || !s.flags.is_empty() || s.streaming || s.in_stream || s.file.is_some() {
+            Phase::Open
+        } else if s.head.is_some() {
+            Phase::Body
+        } else if buffered > 0 || !s.served {
+            Phase::Head
+        } else {
+            Phase::KeepAlive
+        }
+    }
+
+    /// A late head or body is answered `408 Request Timeout` (a keep-alive wait ends silently).
+    fn timed_out(&self, phase: super::Phase, cx: &mut Context<'_, HttpState>) {
+        if matches!(phase, super::Phase::Head | super::Phase::Body) {
+            cx.state.closing = true;
+            cx.state.head = None;
+            cx.out()
+                .extend_from_slice(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        }
     }
 
     fn encode(&self, msg: Reply<'_>, cx: &mut Context<'_, HttpState>) {
@@ -366,6 +398,7 @@ impl Protocol for Http {
                 }
                 let after = response::write_response(cx.out(), &resp, f.close, f.head, &queued);
                 cx.state.discard_stream = f.head && after == After::Stream;
+                cx.state.in_stream = after == After::Stream;
                 Self::finish(after, f.close, cx);
             }
             Reply::Chunk(chunk) if cx.state.discard_stream => {

@@ -181,4 +181,12 @@ impl Protocol for WebSocket {
     fn encode_shared(&self, msg: Outgoing<'_>, key: u32, out: &mut bytes::BytesMut) -> bool {
         machine::encode_shared_server(msg, key, out)
     }
+
+    /// `Handshake` until the upgrade request has been read; `Open` after.
+    fn phase(&self, state: &State, _buffered: usize) -> crate::protocol::Phase {
+        match state.core.phase {
+            Phase::Idle | Phase::Handshake => crate::protocol::Phase::Handshake,
+            _ => crate::protocol::Phase::Open,
+        }
+    }
 }
