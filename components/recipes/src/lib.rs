@@ -13,6 +13,8 @@
 //! | `postgres` | `tokio-postgres` | `pg_notes` (2368) |
 //! | `http-client` | `reqwest` (rustls on ring) | `http_fetch` (2363) |
 //! | `memcache` | [`memcache`] | `memcache_demo` (2367) |
+//! | `mqtt` | `rumqttc` (no TLS) | `mqtt_bridge` (2364) |
+//! | `dns` | `hickory-resolver` (UDP/TCP) | `dns_lookup` (2366) |
 //!
 //! The rules every recipe follows: clients and pools are made in `on_worker_start`, one per
 //! process (never before `run_all`: the master forks and execs, and tokio is not fork-safe); every
@@ -103,9 +105,126 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A broker address from a URL such as `mqtt://user:password@host:port` (see [`mqtt_address`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerAddress {
+    /// Host name or IP address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// User name and password, when the URL has them.
+    pub login: Option<(String, String)>,
+}
+
+/// Parses `mqtt://[user[:password]@]host[:port][/]` (also `tcp://`); the port defaults to 1883.
+pub fn mqtt_address(url: &str) -> Result<BrokerAddress, String> {
+    let rest = match url.split_once("://") {
+        Some(("mqtt" | "tcp", rest)) => rest,
+        Some((scheme, _)) => {
+            return Err(format!(
+                "{url}: scheme {scheme}:// is not mqtt:// (TLS is not built in)"
+            ));
+        }
+        None => url,
+    };
+    authority(url, rest.trim_end_matches('/'), 1883)
+}
+
+/// `[user[:password]@]host[:port]` (user and password percent-decoded).
+fn authority(url: &str, rest: &str, default_port: u16) -> Result<BrokerAddress, String> {
+    let (login, hostport) = match rest.rsplit_once('@') {
+        Some((auth, hp)) => {
+            let (user, pw) = auth.split_once(':').unwrap_or((auth, ""));
+            (Some((percent_decode(user), percent_decode(pw))), hp)
+        }
+        None => (None, rest),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        // `[::1]` alone has colons but no port.
+        Some((h, p)) if !hostport.ends_with(']') => (h, p.parse().map_err(|_| format!("{url}: bad port {p:?}"))?),
+        _ => (hostport, default_port),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains('/') {
+        return Err(format!("{url}: no host"));
+    }
+    Ok(BrokerAddress {
+        host: host.to_string(),
+        port,
+        login,
+    })
+}
+
+/// An AMQP broker from `amqp://user:password@host:port/vhost` (see [`amqp_address`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmqpAddress {
+    /// Host, port and login (`guest`/`guest` when the URL has none).
+    pub broker: BrokerAddress,
+    /// The virtual host, decoded (`%2f` → `/`; `/` when the URL has no path).
+    pub vhost: String,
+}
+
+/// Parses `amqp://[user[:password]@]host[:port][/vhost]`; the port defaults to 5672, the login to
+/// `guest`/`guest`, the virtual host to `/` (written `%2f` in URLs).
+pub fn amqp_address(url: &str) -> Result<AmqpAddress, String> {
+    let rest = match url.split_once("://") {
+        Some(("amqp", rest)) => rest,
+        Some((scheme, _)) => {
+            return Err(format!(
+                "{url}: scheme {scheme}:// is not amqp:// (TLS is not built in)"
+            ));
+        }
+        None => return Err(format!("{url}: not an amqp:// URL")),
+    };
+    let (authority_part, vhost) = match rest.split_once('/') {
+        Some((a, v)) if !v.is_empty() => (a, percent_decode(v)),
+        Some((a, _)) => (a, "/".to_string()),
+        None => (rest, "/".to_string()),
+    };
+    let mut broker = authority(url, authority_part, 5672)?;
+    broker.login.get_or_insert_with(|| ("guest".into(), "guest".into()));
+    Ok(AmqpAddress { broker, vhost })
+}
+
+/// `%XX` escapes decoded (invalid escapes kept as they are).
+pub fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mqtt_urls() {
+        let a = mqtt_address("mqtt://127.0.0.1:1883").unwrap();
+        assert_eq!((a.host.as_str(), a.port, a.login), ("127.0.0.1", 1883, None));
+        let a = mqtt_address("mqtt://u:p%40ss@broker/").unwrap();
+        assert_eq!(
+            (a.host.as_str(), a.port, a.login),
+            ("broker", 1883, Some(("u".into(), "p@ss".into())))
+        );
+        assert_eq!(mqtt_address("tcp://[::1]:1884").unwrap().host, "::1");
+        assert_eq!(mqtt_address("127.0.0.1:9").unwrap().port, 9);
+        assert!(mqtt_address("mqtts://h:8883").is_err());
+        assert!(mqtt_address("mqtt://h:x").is_err());
+        assert!(mqtt_address("mqtt://").is_err());
+    }
+
+    #[test]
+    fn amqp_urls() {
+        let a = amqp_address("amqp://guest:guest@127.0.0.1:5672/%2f").unwrap();
+        assert_eq!(a.vhost, "/");
+        assert_eq!((a.broker.host.as_str(), a.broker.port), ("127.0.0.1", 5672));
+        assert_eq!(a.broker.login, Some(("guest".into(), "guest".into())));
+        let a = amqp_address("amqp://rabbit").unwrap();
+        assert_eq!((a.broker.port, a.vhost.as_str()), (5672, "/"));
+        let a = amqp_address("amqp://u:p@h:5673/prod").unwrap();
+        assert_eq!((a.broker.port, a.vhost.as_str()), (5673, "prod"));
+        assert_eq!(a.broker.login, Some(("u".into(), "p".into())));
+        assert!(amqp_address("amqps://h").is_err());
+        assert!(amqp_address("h:5672").is_err());
+    }
 
     #[test]
     fn redact_drops_passwords_only() {

@@ -146,11 +146,13 @@ impl Drop for Private {
 
 /// A TCP gate in front of a real server: while up it pipes every connection through; `down()`
 /// resets every piped connection and refuses new ones — what a client sees when the server stops
-/// — and `up()` accepts again on the same port.
+/// — and `up()` accepts again on the same port. `pause()` holds every byte in both directions
+/// (a server that stops answering) until `resume()`.
 pub struct Gate {
     pub port: u16,
     target: String,
     open: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
     stop: Arc<AtomicBool>,
 }
@@ -163,6 +165,7 @@ impl Gate {
             port,
             target: target.to_string(),
             open: Arc::new(AtomicBool::new(true)),
+            paused: Arc::new(AtomicBool::new(false)),
             conns: Arc::new(Mutex::new(Vec::new())),
             stop: Arc::new(AtomicBool::new(false)),
         };
@@ -171,11 +174,12 @@ impl Gate {
     }
 
     fn serve(&self, listener: TcpListener) {
-        let (target, open, conns, stop) = (
+        let (target, open, conns, stop, paused) = (
             self.target.clone(),
             self.open.clone(),
             self.conns.clone(),
             self.stop.clone(),
+            self.paused.clone(),
         );
         std::thread::spawn(move || {
             listener.set_nonblocking(true).unwrap();
@@ -195,8 +199,8 @@ impl Gate {
                 list.push(client.try_clone().unwrap());
                 list.push(server.try_clone().unwrap());
                 drop(list);
-                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
-                pipe(server, client);
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap(), paused.clone());
+                pipe(server, client, paused.clone());
             }
             // Dropping the listener: connects are refused from now on.
         });
@@ -212,6 +216,22 @@ impl Gate {
         wait_for("the gate to close", || {
             TcpStream::connect(("127.0.0.1", self.port)).is_err().then_some(())
         });
+    }
+
+    /// Holds every byte in both directions until [`Gate::resume`].
+    pub fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets bytes through again.
+    pub fn resume(&self) {
+        self.paused.store(false, Ordering::SeqCst);
+    }
+
+    /// A handle that resumes the gate from another thread.
+    pub fn resumer(&self) -> impl FnOnce() + Send + 'static {
+        let paused = self.paused.clone();
+        move || paused.store(false, Ordering::SeqCst)
     }
 
     /// The server "is back" on the same port.
@@ -233,9 +253,17 @@ impl Drop for Gate {
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+fn pipe(mut from: TcpStream, mut to: TcpStream, paused: Arc<AtomicBool>) {
     std::thread::spawn(move || {
-        let _ = std::io::copy(&mut from, &mut to);
+        let mut buf = [0u8; 16 * 1024];
+        while let Ok(n @ 1..) = from.read(&mut buf) {
+            while paused.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
         let _ = to.shutdown(Shutdown::Write);
     });
 }
