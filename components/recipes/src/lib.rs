@@ -15,6 +15,8 @@
 //! | `memcache` | [`memcache`] | `memcache_demo` (2367) |
 //! | `mqtt` | `rumqttc` (no TLS) | `mqtt_bridge` (2364) |
 //! | `dns` | `hickory-resolver` (UDP/TCP) | `dns_lookup` (2366) |
+//! | `amqp` | `amqprs` | `queue_worker` (2365, `QUEUE_BACKEND=amqp`) |
+//! | `stomp` | [`stomp`] | `queue_worker` (2365, `QUEUE_BACKEND=stomp`) |
 //!
 //! The rules every recipe follows: clients and pools are made in `on_worker_start`, one per
 //! process (never before `run_all`: the master forks and execs, and tokio is not fork-safe); every
@@ -26,6 +28,8 @@ use std::fmt::Display;
 
 #[cfg(feature = "memcache")]
 pub mod memcache;
+#[cfg(feature = "stomp")]
+pub mod stomp;
 
 use workerman::protocol::http::Response;
 
