@@ -170,6 +170,8 @@ struct Process {
     worker_key: String,
     links: RefCell<HashMap<String, AsyncTcpConnection<GatewayProtocol>>>,
     known: Arc<RwLock<Vec<String>>>,
+    /// The union of the discovery sources' lists, as last announced.
+    listed: RefCell<Vec<String>>,
     leaving: RefCell<HashSet<String>>,
     /// Which gateways hold which uids and groups (shared with the process's API handle).
     index: Arc<RwLock<RouteIndex>>,
@@ -247,6 +249,7 @@ fn start<E: Events>(settings: &Settings, w: &Worker<Tcp>, events: Rc<E>) -> Rc<P
         worker_key: format!("{}:{}", w.name(), w.id()),
         links: RefCell::default(),
         known,
+        listed: RefCell::default(),
         leaving: RefCell::default(),
         index: index.clone(),
         stopping: std::cell::Cell::new(false),
@@ -274,10 +277,10 @@ fn start<E: Events>(settings: &Settings, w: &Worker<Tcp>, events: Rc<E>) -> Rc<P
 }
 
 impl Process {
+    /// The discovery sources' union changed: connect to new gateways and publish the list.
     fn on_addresses(&self, me: &Rc<Process>, list: Vec<String>) {
-        if let Ok(mut k) = self.known.write() {
-            *k = list.clone();
-        }
+        *self.listed.borrow_mut() = list.clone();
+        self.publish_known();
         for addr in list {
             if self.links.borrow().contains_key(&addr) || self.stopping.get() {
                 continue;
@@ -290,6 +293,22 @@ impl Process {
                 }
                 Err(e) => crate::log(&format!("business worker: bad gateway address {addr}: {e}")),
             }
+        }
+    }
+
+    /// The gateways this process sends to: what discovery lists, plus the gateways it is still
+    /// connected to. A Register that restarts learns the gateways again one by one (a Redis
+    /// lease set refills the same way): until then its list is partial, and a gateway we hold a
+    /// live link to must not drop out of sends to everyone and queries meanwhile.
+    fn publish_known(&self) {
+        let mut known = self.listed.borrow().clone();
+        for (addr, conn) in self.links.borrow().iter() {
+            if conn.status() == workerman::Status::Established && !known.contains(addr) {
+                known.push(addr.clone());
+            }
+        }
+        if let Ok(mut k) = self.known.write() {
+            *k = known;
         }
     }
 
@@ -320,9 +339,10 @@ impl Process {
         let (weak, a) = (Rc::downgrade(me), addr.to_owned());
         conn.on_close(move |c| {
             let Some(p) = weak.upgrade() else { return };
-            let still_known = p.known.read().map(|k| k.contains(&a)).unwrap_or(false);
-            if p.stopping.get() || !still_known {
+            let still_listed = p.listed.borrow().contains(&a);
+            if p.stopping.get() || !still_listed {
                 p.links.borrow_mut().remove(&a);
+                p.publish_known();
                 return;
             }
             c.reconnect(RECONNECT_AFTER);
