@@ -122,18 +122,12 @@ fn main() -> workerman::Result<()> {
             "/upload" => {
                 conn.send(upload(&req));
             }
-            "/session" => conn.respond_with(async move {
-                let mut session = match sessions.start(&req).await {
-                    Ok(s) => s,
-                    Err(e) => return Response::new(500).with_body(e.to_string()),
-                };
-                let visits = session.get("visits").and_then(|v| v.parse().ok()).unwrap_or(0u64) + 1;
-                session.set("visits", visits.to_string());
-                match session.save().await {
-                    Ok(()) => Response::from(visits.to_string()),
-                    Err(e) => Response::new(500).with_body(e.to_string()),
-                }
-            }),
+            // Loaded on first use, saved automatically before the response goes out.
+            "/session" => conn.respond_with(sessions.handle(req, |_req, session| async move {
+                let visits = session.get::<u64>("visits").await?.unwrap_or(0) + 1;
+                session.set("visits", visits).await?;
+                Ok::<_, std::io::Error>(visits.to_string())
+            })),
             "/sse" => sse(conn),
             _ => match files.serve(&req) {
                 Some(resp) => {

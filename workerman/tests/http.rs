@@ -5,13 +5,12 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use workerman::protocol::Http;
 use workerman::protocol::http::{Chunk, HttpConnectionExt, Response, ServerSentEvent, StaticFiles};
 use workerman::{Timer, Worker};
-use workerman_testkit::{TIMEOUT, connect_addr, have, serve, skip};
+use workerman_testkit::{connect_addr, have, serve};
 
 /// An in-process HTTP server on port 0 (the harness's [`serve`]); returns its address.
 fn http_server<F>(setup: F) -> SocketAddr
@@ -635,157 +634,6 @@ fn async_handlers_keep_pipelined_order() {
         .unwrap();
     assert_eq!(read_resp(&mut r, false).text(), "/slow");
     assert_eq!(read_resp(&mut r, false).text(), "/fast");
-}
-
-/// Counts visits per session with `sessions`; `/login` regenerates the id.
-fn session_server(make: impl FnOnce() -> workerman::protocol::http::session::Sessions + Send + 'static) -> SocketAddr {
-    http_server(move || {
-        let sessions = make();
-        let w = Worker::<Http>::new("http://127.0.0.1:0").unwrap();
-        w.on_message(move |c, req| {
-            let sessions = sessions.clone();
-            c.respond_with(async move {
-                let mut s = match sessions.start(&req).await {
-                    Ok(s) => s,
-                    Err(e) => return Response::new(500).with_body(e.to_string()),
-                };
-                if req.path() == "/login" {
-                    if let Err(e) = s.regenerate_id(true).await {
-                        return Response::new(500).with_body(e.to_string());
-                    }
-                }
-                let n = s.get("n").and_then(|v| v.parse().ok()).unwrap_or(0u32) + 1;
-                s.set("n", n.to_string());
-                match s.save().await {
-                    Ok(()) => Response::from(n.to_string()),
-                    Err(e) => Response::new(500).with_body(e.to_string()),
-                }
-            });
-        });
-        w
-    })
-}
-
-/// Python `requests` keeps the session cookie across requests; a new client starts over.
-fn check_visit_counts(addr: SocketAddr) {
-    let script = format!(
-        r#"
-import requests
-base = "http://127.0.0.1:{port}"
-s = requests.Session()
-got = [s.get(base + "/count", timeout=10).text for _ in range(3)]
-assert got == ["1", "2", "3"], got
-sid = s.cookies.get("PHPSID")
-assert sid and len(sid) >= 16, sid
-r = s.get(base + "/login", timeout=10)
-assert r.text == "4", r.text
-assert s.cookies.get("PHPSID") != sid
-assert "HttpOnly" in r.headers["Set-Cookie"] and "Path=/" in r.headers["Set-Cookie"], r.headers
-assert s.get(base + "/count", timeout=10).text == "5"
-old = requests.get(base + "/count", cookies={{"PHPSID": sid}}, timeout=10).text
-assert old == "1", old
-assert requests.get(base + "/count", timeout=10).text == "1"
-print("ok")
-"#,
-        port = addr.port()
-    );
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3 is required");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "ok",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-#[test]
-fn file_sessions_with_python_requests() {
-    let dir = std::env::temp_dir().join(format!("wm-http-sessions-{}", std::process::id()));
-    let d = dir.clone();
-    let addr = session_server(move || workerman::protocol::http::session::Sessions::file(d).unwrap());
-    check_visit_counts(addr);
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A redis-server this test started (killed on drop).
-struct OwnRedis(std::process::Child);
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `WORKERMAN_TEST_REDIS` (must be reachable), else a redis-server started here when the binary
-/// exists, else `None`.
-fn redis_for_tests() -> Option<(String, Option<OwnRedis>)> {
-    if let Ok(addr) = std::env::var("WORKERMAN_TEST_REDIS") {
-        assert!(
-            TcpStream::connect(&addr).is_ok(),
-            "WORKERMAN_TEST_REDIS={addr} is set but nothing answers there (is redis-server running?)"
-        );
-        return Some((addr, None));
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    let own = OwnRedis(child);
-    let addr = format!("127.0.0.1:{port}");
-    for _ in 0..200 {
-        if TcpStream::connect(&addr).is_ok() {
-            return Some((addr, Some(own)));
-        }
-        thread::sleep(Duration::from_millis(25));
-    }
-    panic!("the redis-server started for this test did not listen on {addr}");
-}
-
-#[test]
-fn redis_sessions_with_python_requests() {
-    use workerman::protocol::http::session::{RedisConfig, Sessions};
-    let Some((addr, _own)) = redis_for_tests() else {
-        skip("no WORKERMAN_TEST_REDIS and no redis-server binary");
-        return;
-    };
-    let prefix = format!("wm_test_{}_", std::process::id());
-    let cfg = RedisConfig {
-        addr: addr.clone(),
-        prefix: prefix.clone(),
-        ..RedisConfig::default()
-    };
-    let server = session_server(move || Sessions::redis(cfg));
-    check_visit_counts(server);
-    // The data really is in Redis, with a TTL.
-    let mut s = TcpStream::connect(&addr).unwrap();
-    s.set_read_timeout(Some(TIMEOUT)).unwrap();
-    let pattern = format!("{prefix}*");
-    s.write_all(format!("*2\r\n$4\r\nKEYS\r\n${}\r\n{pattern}\r\n", pattern.len()).as_bytes())
-        .unwrap();
-    let mut buf = [0u8; 4096];
-    let n = s.read(&mut buf).unwrap();
-    let reply = String::from_utf8_lossy(&buf[..n]);
-    assert!(reply.starts_with('*') && !reply.starts_with("*0"), "{reply}");
 }
 
 #[test]

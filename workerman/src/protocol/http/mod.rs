@@ -51,6 +51,7 @@ mod stream;
 /// `conn.respond(..)` and `conn.respond_with(..)` (connection-side: they stream files).
 pub use crate::service::http::HttpConnectionExt;
 /// Sessions (connection-side: they read and write their store).
+#[cfg(feature = "json")]
 pub use crate::service::http::session;
 pub use file::{STREAM_CHUNK, StaticFiles, file_response, mime_type};
 pub use form_value::{FormValue, MAX_FORM_DEPTH};

@@ -392,6 +392,7 @@ impl Request {
         self.reply = Some(reply);
     }
 
+    #[cfg_attr(not(feature = "json"), allow(dead_code))]
     pub(crate) fn reply_handle(&self) -> Option<Rc<dyn ReplyHeaders>> {
         self.reply.clone()
     }

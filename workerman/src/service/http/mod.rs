@@ -23,6 +23,7 @@ use crate::service::Service;
 
 mod conn;
 mod file;
+#[cfg(feature = "json")]
 pub mod session;
 
 pub use conn::HttpConnectionExt;

@@ -96,6 +96,17 @@ impl SessionHandler for FileSessionHandler {
         })
     }
 
+    fn update_timestamp<'a>(&'a self, id: &'a str, _lifetime: Duration) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async move {
+            // The file's mtime is its age (Workerman touches the file).
+            match fs::OpenOptions::new().append(true).open(self.path(id)) {
+                Ok(f) => f.set_modified(SystemTime::now()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
     fn gc<'a>(&'a self, lifetime: Duration) -> BoxFuture<'a, io::Result<()>> {
         Box::pin(async move {
             for entry in fs::read_dir(&self.dir)?.flatten() {

@@ -1,16 +1,23 @@
-//! `RedisSessionHandler`: sessions in Redis (`GET`, `SETEX`, `DEL`), spoken over one
-//! connection per process with a few hand-written RESP commands.
+//! Redis session handlers on the `redis` crate (cargo features `redis` and `redis-cluster`):
+//! each session is a key `<prefix><id>` written with `SET .. EX <lifetime>`, read with `GET`,
+//! its lifetime restarted with `EXPIRE`, removed with `DEL`.
 //!
 //! ```text
-//! *3\r\n$5\r\nSETEX\r\n$25\r\nredis_session_<id>\r\n$4\r\n1440\r\n ... → +OK\r\n
+//!  RedisSessionHandler         one ConnectionManager per process (reconnects by itself)
+//!  RedisClusterSessionHandler  one cluster connection per process: each key goes to the master
+//!                              owning its hash slot; MOVED/ASK redirections are followed
 //! ```
+//!
+//! Both connect on first use; a failed connect is retried by the next command. Every command
+//! is bounded by the configured timeout.
 
+use std::future::Future;
 use std::io;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufStream};
-use tokio::net::TcpStream;
-use tokio::sync::Mutex;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, FromRedisValue, RedisError};
+use tokio::sync::OnceCell;
 
 use super::{BoxFuture, SessionHandler};
 
@@ -41,19 +48,49 @@ impl Default for RedisConfig {
     }
 }
 
-/// Sessions in Redis, each a key `<prefix><id>` written with `SETEX <lifetime>`.
-#[derive(Debug)]
-pub struct RedisSessionHandler {
-    config: RedisConfig,
-    conn: Mutex<Option<BufStream<TcpStream>>>,
+fn io_err(e: RedisError) -> io::Error {
+    io::Error::other(format!("redis: {e}"))
 }
 
-/// A RESP reply (the kinds these commands return).
-#[derive(Debug, PartialEq, Eq)]
-enum Reply {
-    Simple(String),
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
+fn password(auth: &Option<String>) -> String {
+    match auth {
+        Some(p) => format!(
+            ":{}@",
+            percent_encoding::utf8_percent_encode(p, percent_encoding::NON_ALPHANUMERIC)
+        ),
+        None => String::new(),
+    }
+}
+
+/// Runs `fut` within `timeout`, naming `what` in the error.
+async fn bounded<T>(what: &str, timeout: Duration, fut: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("redis at {what} did not answer in {timeout:?}"),
+        )),
+    }
+}
+
+async fn query<C: ConnectionLike, T: FromRedisValue>(mut conn: C, cmd: Cmd) -> io::Result<T> {
+    cmd.query_async(&mut conn).await.map_err(io_err)
+}
+
+/// Sessions in Redis, each a key `<prefix><id>` written with `SET .. EX <lifetime>`.
+pub struct RedisSessionHandler {
+    config: RedisConfig,
+    conn: OnceCell<ConnectionManager>,
+}
+
+impl std::fmt::Debug for RedisSessionHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSessionHandler")
+            .field("addr", &self.config.addr)
+            .field("database", &self.config.database)
+            .field("prefix", &self.config.prefix)
+            .finish()
+    }
 }
 
 impl RedisSessionHandler {
@@ -61,147 +98,175 @@ impl RedisSessionHandler {
     pub fn new(config: RedisConfig) -> Self {
         RedisSessionHandler {
             config,
-            conn: Mutex::new(None),
+            conn: OnceCell::new(),
         }
     }
 
-    /// Sends `PING` and waits for `PONG`: whether Redis is reachable with these settings.
+    /// Sends `PING`: whether Redis is reachable with these settings.
     pub async fn ping(&self) -> io::Result<()> {
-        match self.command(&[b"PING"]).await? {
-            Reply::Simple(s) if s == "PONG" => Ok(()),
-            other => Err(io::Error::other(format!("unexpected PING reply {other:?}"))),
-        }
+        let _: String = self.run(redis::cmd("PING")).await?;
+        Ok(())
     }
 
-    fn key(&self, id: &str) -> Vec<u8> {
-        format!("{}{id}", self.config.prefix).into_bytes()
+    async fn connection(&self) -> io::Result<ConnectionManager> {
+        let c = self
+            .conn
+            .get_or_try_init(|| async {
+                let url = format!(
+                    "redis://{}{}/{}",
+                    password(&self.config.auth),
+                    self.config.addr,
+                    self.config.database
+                );
+                let client = redis::Client::open(url).map_err(io_err)?;
+                let t = self.config.timeout;
+                let cfg = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(t))
+                    .set_response_timeout(Some(t))
+                    .set_number_of_retries(1);
+                ConnectionManager::new_with_config(client, cfg).await.map_err(io_err)
+            })
+            .await?;
+        Ok(c.clone())
     }
 
-    async fn connect(&self) -> io::Result<BufStream<TcpStream>> {
-        let stream = TcpStream::connect(&self.config.addr).await?;
-        stream.set_nodelay(true)?;
-        let mut s = BufStream::new(stream);
-        if let Some(pass) = &self.config.auth {
-            expect_ok(round_trip(&mut s, &[b"AUTH", pass.as_bytes()]).await?)?;
-        }
-        if self.config.database != 0 {
-            let db = self.config.database.to_string();
-            expect_ok(round_trip(&mut s, &[b"SELECT", db.as_bytes()]).await?)?;
-        }
-        Ok(s)
-    }
-
-    async fn command(&self, args: &[&[u8]]) -> io::Result<Reply> {
-        let run = async {
-            let mut guard = self.conn.lock().await;
-            if guard.is_none() {
-                *guard = Some(self.connect().await?);
-            }
-            let Some(conn) = guard.as_mut() else {
-                return Err(io::Error::other("no redis connection"));
-            };
-            match round_trip(conn, args).await {
-                Ok(r) => Ok(r),
-                Err(e) => {
-                    // A broken connection is replaced on the next command.
-                    *guard = None;
-                    Err(e)
-                }
-            }
-        };
-        match tokio::time::timeout(self.config.timeout, run).await {
-            Ok(r) => r,
-            Err(_) => {
-                if let Ok(mut g) = self.conn.try_lock() {
-                    *g = None;
-                }
-                Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "redis at {} did not answer in {:?}",
-                        self.config.addr, self.config.timeout
-                    ),
-                ))
-            }
-        }
-    }
-}
-
-fn expect_ok(r: Reply) -> io::Result<()> {
-    match r {
-        Reply::Simple(s) if s == "OK" => Ok(()),
-        other => Err(io::Error::other(format!("unexpected redis reply {other:?}"))),
-    }
-}
-
-async fn round_trip(s: &mut BufStream<TcpStream>, args: &[&[u8]]) -> io::Result<Reply> {
-    let mut cmd = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        cmd.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        cmd.extend_from_slice(a);
-        cmd.extend_from_slice(b"\r\n");
-    }
-    s.write_all(&cmd).await?;
-    s.flush().await?;
-    read_reply(s).await
-}
-
-async fn read_line(s: &mut BufStream<TcpStream>) -> io::Result<String> {
-    let mut line = String::new();
-    if s.read_line(&mut line).await? == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "redis closed the connection",
-        ));
-    }
-    Ok(line.trim_end_matches(['\r', '\n']).to_string())
-}
-
-async fn read_reply(s: &mut BufStream<TcpStream>) -> io::Result<Reply> {
-    let line = read_line(s).await?;
-    let bad = || io::Error::new(io::ErrorKind::InvalidData, format!("bad redis reply {line:?}"));
-    let (kind, rest) = line.split_at_checked(1).ok_or_else(bad)?;
-    match kind {
-        "+" => Ok(Reply::Simple(rest.to_string())),
-        "-" => Err(io::Error::other(format!("redis error: {rest}"))),
-        ":" => rest.parse().map(Reply::Int).map_err(|_| bad()),
-        "$" => {
-            let n: i64 = rest.parse().map_err(|_| bad())?;
-            if n < 0 {
-                return Ok(Reply::Bulk(None));
-            }
-            let mut data = vec![0u8; n as usize + 2];
-            s.read_exact(&mut data).await?;
-            data.truncate(n as usize);
-            Ok(Reply::Bulk(Some(data)))
-        }
-        _ => Err(bad()),
-    }
-}
-
-impl SessionHandler for RedisSessionHandler {
-    fn read<'a>(&'a self, id: &'a str) -> BoxFuture<'a, io::Result<Option<Vec<u8>>>> {
-        Box::pin(async move {
-            match self.command(&[b"GET", &self.key(id)]).await? {
-                Reply::Bulk(v) => Ok(v),
-                other => Err(io::Error::other(format!("unexpected GET reply {other:?}"))),
-            }
+    async fn run<T: FromRedisValue>(&self, cmd: Cmd) -> io::Result<T> {
+        bounded(&self.config.addr, self.config.timeout, async {
+            query(self.connection().await?, cmd).await
         })
-    }
-
-    fn write<'a>(&'a self, id: &'a str, data: &'a [u8], lifetime: Duration) -> BoxFuture<'a, io::Result<()>> {
-        Box::pin(async move {
-            let secs = lifetime.as_secs().max(1).to_string();
-            expect_ok(self.command(&[b"SETEX", &self.key(id), secs.as_bytes(), data]).await?)
-        })
-    }
-
-    fn destroy<'a>(&'a self, id: &'a str) -> BoxFuture<'a, io::Result<()>> {
-        Box::pin(async move {
-            match self.command(&[b"DEL", &self.key(id)]).await? {
-                Reply::Int(_) => Ok(()),
-                other => Err(io::Error::other(format!("unexpected DEL reply {other:?}"))),
-            }
-        })
+        .await
     }
 }
+
+/// Where and how to reach a Redis Cluster (Workerman's `RedisClusterSessionHandler` config).
+#[cfg(feature = "redis-cluster")]
+#[derive(Debug, Clone)]
+pub struct RedisClusterConfig {
+    /// Some of the cluster's nodes, `host:port` each; the others are discovered from them.
+    pub nodes: Vec<String>,
+    /// Password for `AUTH`, if any (the same on every node).
+    pub auth: Option<String>,
+    /// Key prefix. Default `redis_session_`.
+    pub prefix: String,
+    /// Connect and command timeout. Default 2 s.
+    pub timeout: Duration,
+}
+
+#[cfg(feature = "redis-cluster")]
+impl Default for RedisClusterConfig {
+    fn default() -> Self {
+        RedisClusterConfig {
+            nodes: vec!["127.0.0.1:7000".into()],
+            auth: None,
+            prefix: "redis_session_".into(),
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Sessions in a Redis Cluster: the same keys and commands as [`RedisSessionHandler`], each
+/// sent to the master that owns the key's slot.
+#[cfg(feature = "redis-cluster")]
+pub struct RedisClusterSessionHandler {
+    config: RedisClusterConfig,
+    conn: OnceCell<redis::cluster_async::ClusterConnection>,
+}
+
+#[cfg(feature = "redis-cluster")]
+impl std::fmt::Debug for RedisClusterSessionHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisClusterSessionHandler")
+            .field("nodes", &self.config.nodes)
+            .field("prefix", &self.config.prefix)
+            .finish()
+    }
+}
+
+#[cfg(feature = "redis-cluster")]
+impl RedisClusterSessionHandler {
+    /// A handler for `config`; it connects on first use (and again after an error).
+    pub fn new(config: RedisClusterConfig) -> Self {
+        RedisClusterSessionHandler {
+            config,
+            conn: OnceCell::new(),
+        }
+    }
+
+    /// Sends `PING` (to a random master): whether the cluster is reachable.
+    pub async fn ping(&self) -> io::Result<()> {
+        let _: String = self.run(redis::cmd("PING")).await?;
+        Ok(())
+    }
+
+    async fn connection(&self) -> io::Result<redis::cluster_async::ClusterConnection> {
+        let c = self
+            .conn
+            .get_or_try_init(|| async {
+                let pass = password(&self.config.auth);
+                let nodes: Vec<String> = self.config.nodes.iter().map(|n| format!("redis://{pass}{n}")).collect();
+                let t = self.config.timeout;
+                let client = redis::cluster::ClusterClient::builder(nodes)
+                    .connection_timeout(t)
+                    .response_timeout(t)
+                    .build()
+                    .map_err(io_err)?;
+                client.get_async_connection().await.map_err(io_err)
+            })
+            .await?;
+        Ok(c.clone())
+    }
+
+    async fn run<T: FromRedisValue>(&self, cmd: Cmd) -> io::Result<T> {
+        let what = self.config.nodes.join(",");
+        bounded(&what, self.config.timeout, async {
+            query(self.connection().await?, cmd).await
+        })
+        .await
+    }
+}
+
+macro_rules! session_handler {
+    ($ty:ty) => {
+        impl SessionHandler for $ty {
+            fn read<'a>(&'a self, id: &'a str) -> BoxFuture<'a, io::Result<Option<Vec<u8>>>> {
+                Box::pin(async move {
+                    let mut c = redis::cmd("GET");
+                    c.arg(format!("{}{id}", self.config.prefix));
+                    self.run(c).await
+                })
+            }
+
+            fn write<'a>(&'a self, id: &'a str, data: &'a [u8], lifetime: Duration) -> BoxFuture<'a, io::Result<()>> {
+                Box::pin(async move {
+                    let mut c = redis::cmd("SET");
+                    c.arg(format!("{}{id}", self.config.prefix))
+                        .arg(data)
+                        .arg("EX")
+                        .arg(lifetime.as_secs().max(1));
+                    self.run::<()>(c).await
+                })
+            }
+
+            fn destroy<'a>(&'a self, id: &'a str) -> BoxFuture<'a, io::Result<()>> {
+                Box::pin(async move {
+                    let mut c = redis::cmd("DEL");
+                    c.arg(format!("{}{id}", self.config.prefix));
+                    self.run::<i64>(c).await.map(drop)
+                })
+            }
+
+            fn update_timestamp<'a>(&'a self, id: &'a str, lifetime: Duration) -> BoxFuture<'a, io::Result<()>> {
+                Box::pin(async move {
+                    let mut c = redis::cmd("EXPIRE");
+                    c.arg(format!("{}{id}", self.config.prefix))
+                        .arg(lifetime.as_secs().max(1));
+                    self.run::<i64>(c).await.map(drop)
+                })
+            }
+        }
+    };
+}
+
+session_handler!(RedisSessionHandler);
+#[cfg(feature = "redis-cluster")]
+session_handler!(RedisClusterSessionHandler);
