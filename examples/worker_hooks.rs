@@ -12,12 +12,15 @@
 //!
 //! Environment: `WORKER_HOOKS_ADDR` (default `127.0.0.1:2390`), `WORKER_HOOKS_STATUS_FILE` (calls
 //! `Worker::set_status_file`), `WORKER_HOOKS_DAEMONIZE=1` (calls `Worker::set_daemonize(true)`:
-//! `start` runs as a daemon without `-d`).
+//! `start` runs as a daemon without `-d`), `WORKER_HOOKS_GRACEFUL=wait` (a graceful stop waits
+//! for clients to leave: `GracefulStop::WaitForClient`), `WORKER_HOOKS_STOP_TIMEOUT` (seconds).
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
-use workerman::Worker;
+use std::time::Duration;
+
 use workerman::protocol::{Protocol, Text};
+use workerman::{GracefulStop, Worker};
 
 /// `on_worker_exit` of both workers: runs in the master.
 fn log_exit<P: Protocol>(w: &Worker<P>, pid: u32, status: ExitStatus) {
@@ -81,6 +84,15 @@ fn main() -> workerman::Result<()> {
     Worker::on_master_stop(|| Worker::log("on_master_stop"));
     if let Ok(path) = std::env::var("WORKER_HOOKS_STATUS_FILE") {
         Worker::set_status_file(path);
+    }
+    if std::env::var("WORKER_HOOKS_GRACEFUL").as_deref() == Ok("wait") {
+        worker.set_graceful_stop(GracefulStop::WaitForClient);
+    }
+    if let Some(secs) = std::env::var("WORKER_HOOKS_STOP_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        Worker::set_stop_timeout(Duration::from_secs(secs));
     }
     if std::env::var("WORKER_HOOKS_DAEMONIZE").as_deref() == Ok("1") {
         Worker::set_daemonize(true);

@@ -57,7 +57,7 @@ pub use panic::{PANIC_EXIT_STATUS, PanicReport};
 pub use settings::{DEFAULT_LOG_FILE_MAX_SIZE, DEFAULT_STOP_TIMEOUT, ENV_LOG_FILE, ENV_PID_FILE, ENV_STDOUT_FILE};
 pub use task::{StopHold, hold_stop, spawn};
 pub use timer::{Timer, TimerId};
-pub use worker::{DEFAULT_BACKLOG, Worker, WorkerRef};
+pub use worker::{DEFAULT_BACKLOG, GracefulStop, Worker, WorkerRef};
 
 /// The `bytes` crate, whose `Bytes`/`BytesMut` protocols use.
 pub use bytes;

@@ -42,6 +42,35 @@ pub(crate) struct Spec {
     pub tls: Option<crate::tls::ServerTls>,
     /// Callbacks that cannot work with this worker's transport, said in one sentence.
     pub misfit: Option<String>,
+    pub graceful_stop: GracefulStop,
+}
+
+/// What a graceful stop or reload (`stop -g`, `reload -g`, a retirement on `max_requests` /
+/// `max_memory`) does with the connections a worker's process accepted
+/// ([`Worker::set_graceful_stop`]). In both cases the process stops accepting first, and
+/// keep-alive protocols end keep-alive (HTTP answers `Connection: close`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GracefulStop {
+    /// Close each connection once it has been quiet — nothing buffered either way, no bytes
+    /// moving — for this long (a WebSocket connection is sent `1001 Going Away` first). No time
+    /// limit: a connection that keeps talking keeps the process. The default, with 1 s
+    /// ([`GracefulStop::DEFAULT`]).
+    CloseWhenQuiet(Duration),
+    /// Workerman's behaviour: leave each connection open until the client closes it, bounded
+    /// by `stop_timeout` ([`Worker::set_stop_timeout`]): what is still open then is closed
+    /// (after flushing; WebSocket: `1001 Going Away` first) and the process exits.
+    WaitForClient,
+}
+
+impl GracefulStop {
+    /// `CloseWhenQuiet(1 s)`.
+    pub const DEFAULT: GracefulStop = GracefulStop::CloseWhenQuiet(Duration::from_secs(1));
+}
+
+impl Default for GracefulStop {
+    fn default() -> Self {
+        GracefulStop::DEFAULT
+    }
 }
 
 /// Default listen backlog (the kernel caps it at `net.core.somaxconn`).
@@ -191,6 +220,7 @@ impl<P: Protocol> Worker<P> {
                     transport,
                     tls: None,
                     misfit: None,
+                    graceful_stop: GracefulStop::DEFAULT,
                 }),
                 limits: Cell::new(crate::connection::LimitOverrides::default()),
                 callbacks: RefCell::new(WorkerCallbacks {
@@ -516,6 +546,26 @@ impl<P: Protocol> Worker<P> {
     /// Whether this worker is stopping in this process.
     pub fn is_stopping(&self) -> bool {
         self.shared.stopping.get()
+    }
+
+    /// What a graceful stop or reload does with this worker's connections (default
+    /// [`GracefulStop::CloseWhenQuiet`] after 1 s; [`GracefulStop::WaitForClient`] is Workerman's
+    /// behaviour). A plain `stop` / `reload` is not affected.
+    ///
+    /// ```no_run
+    /// use workerman::{GracefulStop, Worker, protocol::Text};
+    ///
+    /// let worker = Worker::<Text>::new("text://0.0.0.0:2348").unwrap();
+    /// worker.set_graceful_stop(GracefulStop::WaitForClient);
+    /// Worker::set_stop_timeout(std::time::Duration::from_secs(30));
+    /// ```
+    pub fn set_graceful_stop(&self, policy: GracefulStop) {
+        self.shared.spec.borrow_mut().graceful_stop = policy;
+    }
+
+    /// See [`set_graceful_stop`](Worker::set_graceful_stop).
+    pub fn graceful_stop(&self) -> GracefulStop {
+        self.shared.spec.borrow().graceful_stop
     }
 
     /// Stops accepting new connections in this process, keeping the listening socket (Workerman's

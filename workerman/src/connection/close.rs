@@ -60,6 +60,17 @@ impl<P: Protocol> TcpConnection<P> {
         }
     }
 
+    /// Closes because the process stops or reloads: the protocol's service says goodbye first
+    /// (WebSocket: `1001 Going Away`), then [`close`](Self::close).
+    pub(crate) fn going_away(&self) {
+        if self.inner.st.borrow().status == Status::Established
+            && let Some(service) = self.service()
+        {
+            guard(|| service.going_away(self));
+        }
+        self.close();
+    }
+
     /// Sends `msg`, then closes once it is written.
     pub fn close_with<'a>(&self, msg: impl Into<P::Outgoing<'a>>) {
         self.send(msg);

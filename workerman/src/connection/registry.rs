@@ -29,8 +29,11 @@ pub(crate) trait Inspect {
     fn row(&self) -> Option<Row>;
     /// Bytes moved so far, and whether nothing is buffered either way right now.
     fn activity(&self) -> Option<(u64, bool)>;
-    /// Closes after flushing (`TcpConnection::close`).
-    fn close(&self);
+    /// Closes because the process stops: the protocol's goodbye (WebSocket: `1001 Going Away`),
+    /// then `TcpConnection::close` (after flushing).
+    fn going_away(&self);
+    /// The graceful-stop policy of the worker that accepted it; `None` for outgoing connections.
+    fn graceful_stop(&self) -> Option<crate::worker::GracefulStop>;
 }
 
 thread_local! {
@@ -74,9 +77,17 @@ impl<P: Protocol> Inspect for Entry<P> {
         ))
     }
 
-    fn close(&self) {
+    fn going_away(&self) {
         if let Some(conn) = self.conn() {
-            conn.close();
+            conn.going_away();
+        }
+    }
+
+    fn graceful_stop(&self) -> Option<crate::worker::GracefulStop> {
+        let conn = self.conn()?;
+        match &conn.inner.mode {
+            super::Mode::Accepted(w) => Some(w.graceful_stop()),
+            _ => None,
         }
     }
 

@@ -22,6 +22,12 @@ pub(crate) trait Service<P: Protocol> {
         let _ = (conn, msg);
     }
 
+    /// The process is stopping or reloading and closes this connection: say goodbye first
+    /// (WebSocket: a `1001 Going Away` close frame). The connection is closed after flushing.
+    fn going_away(&self, conn: &TcpConnection<P>) {
+        let _ = conn;
+    }
+
     /// A protocol call raised an event ([`crate::protocol::Context::raise_event`]); it waits in
     /// the protocol state.
     fn event(&self, conn: &TcpConnection<P>);

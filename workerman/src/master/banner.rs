@@ -106,6 +106,7 @@ mod tests {
             transport: crate::address::Transport::Tcp,
             tls: None,
             misfit: None,
+            graceful_stop: crate::worker::GracefulStop::DEFAULT,
         };
         let mut tls = spec.clone();
         tls.transport = crate::address::Transport::Ssl;

@@ -22,7 +22,7 @@ use crate::panic::PanicReport;
 use crate::settings;
 use crate::stats;
 use crate::sys;
-use crate::worker::{AnyWorker, registry};
+use crate::worker::{AnyWorker, GracefulStop, registry};
 
 pub(crate) mod accept;
 mod answer;
@@ -297,32 +297,65 @@ async fn serve(worker: Rc<dyn AnyWorker>, id: usize, listener: Option<crate::lis
 
 /// Ends this process's connections after a stop or reload; `false` if some are still open.
 ///
-/// Every connection first gets the chance to finish what it is doing: it is closed once it has
-/// been quiet (nothing buffered, no bytes moving) for a moment, and keep-alive protocols end
-/// keep-alive meanwhile (`Context::stopping`: HTTP answers `Connection: close`), so no request in
-/// flight is cut. Graceful: quiet for 1 s, no time limit. Otherwise: quiet for 100 ms, and
-/// whatever is still open shortly before `stop_timeout` is closed (after flushing).
+/// Every connection first gets the chance to finish what it is doing, and keep-alive protocols
+/// end keep-alive meanwhile (`Context::stopping`: HTTP answers `Connection: close`), so no request
+/// in flight is cut. A connection closed here hears the protocol's goodbye first (WebSocket:
+/// `1001 Going Away`).
+///
+/// Graceful: each accepted connection as its worker's [`GracefulStop`] says — closed once quiet
+/// for the given time (no time limit), or left to the client; when any is left to the client,
+/// whatever is still open after `stop_timeout` is closed. Outgoing connections close once quiet
+/// for 1 s. Otherwise: quiet for 100 ms, and whatever is still open shortly before
+/// `stop_timeout` is closed (after flushing).
 pub(crate) async fn drain_connections(graceful: bool) -> bool {
-    if graceful {
-        tokio::select! {
-            _ = stats::all_closed() => {}
-            _ = close_when_quiet(IDLE_BEFORE_CLOSE) => {}
-        }
-        return true;
-    }
     let stop_timeout = settings::get().stop_timeout;
+    if graceful {
+        let polite = async {
+            tokio::select! {
+                _ = stats::all_closed() => {}
+                _ = close_when_quiet(graceful_quiet) => {}
+            }
+        };
+        let waits_for_clients = crate::connection::registry::all()
+            .iter()
+            .any(|c| c.graceful_stop() == Some(GracefulStop::WaitForClient));
+        if !waits_for_clients {
+            polite.await;
+            return true;
+        }
+        if tokio::time::timeout(stop_timeout, polite).await.is_ok() {
+            return true;
+        }
+        return close_the_rest().await;
+    }
     let soft = stop_timeout.saturating_sub(FORCE_CLOSE_MARGIN);
     let polite = async {
         tokio::select! {
             _ = stats::all_closed() => {}
-            _ = close_when_quiet(QUIET_ON_STOP) => {}
+            _ = close_when_quiet(|_| Some(QUIET_ON_STOP)) => {}
         }
     };
     if tokio::time::timeout(soft, polite).await.is_ok() {
         return true;
     }
+    close_the_rest().await
+}
+
+/// How long a connection must be quiet before a graceful stop closes it; `None`: never (the
+/// client closes it).
+fn graceful_quiet(conn: &dyn crate::connection::registry::Inspect) -> Option<std::time::Duration> {
+    match conn.graceful_stop() {
+        Some(GracefulStop::CloseWhenQuiet(quiet)) => Some(quiet),
+        Some(GracefulStop::WaitForClient) => None,
+        None => Some(IDLE_BEFORE_CLOSE),
+    }
+}
+
+/// Closes every connection still open (after flushing); `false` if some are still open
+/// `FORCE_CLOSE_MARGIN` later.
+async fn close_the_rest() -> bool {
     for conn in crate::connection::registry::all() {
-        conn.close();
+        conn.going_away();
     }
     tokio::time::timeout(FORCE_CLOSE_MARGIN, stats::all_closed())
         .await
@@ -389,11 +422,11 @@ async fn watch_limits(max_requests: Option<u64>, max_memory: Option<u64>) {
 }
 
 /// Closes each connection once it has been quiet (no bytes in or out, nothing buffered) for
-/// `quiet`; never returns (the caller races it against "all closed").
-async fn close_when_quiet(quiet: std::time::Duration) {
+/// `quiet(conn)` (`None`: never); never returns (the caller races it against "all closed").
+async fn close_when_quiet(quiet: impl Fn(&dyn crate::connection::registry::Inspect) -> Option<std::time::Duration>) {
     use std::collections::HashMap;
     let mut last: HashMap<usize, (u64, tokio::time::Instant)> = HashMap::new();
-    let mut tick = tokio::time::interval(IDLE_POLL.min(quiet / 2).max(std::time::Duration::from_millis(10)));
+    let mut tick = tokio::time::interval(IDLE_POLL);
     loop {
         tick.tick().await;
         let now = tokio::time::Instant::now();
@@ -407,8 +440,8 @@ async fn close_when_quiet(quiet: std::time::Duration) {
                 Some((before, at)) if *before == moved && is_quiet => *at,
                 _ => now,
             };
-            if is_quiet && now.duration_since(since) >= quiet {
-                conn.close();
+            if is_quiet && quiet(&*conn).is_some_and(|q| now.duration_since(since) >= q) {
+                conn.going_away();
             }
             seen.insert(key, (moved, since));
         }
@@ -422,4 +455,5 @@ const IDLE_BEFORE_CLOSE: std::time::Duration = std::time::Duration::from_secs(1)
 const QUIET_ON_STOP: std::time::Duration = std::time::Duration::from_millis(100);
 /// A non-graceful stop force-closes what is left this long before `stop_timeout`.
 const FORCE_CLOSE_MARGIN: std::time::Duration = std::time::Duration::from_millis(300);
-const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+/// How often quiet connections are looked for.
+const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(50);

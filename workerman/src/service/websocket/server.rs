@@ -113,6 +113,11 @@ impl Service<WebSocket> for ServerService {
         }
     }
 
+    fn going_away(&self, conn: &TcpConnection<WebSocket>) {
+        // RFC 6455 §7.4.1: 1001, the endpoint is going away (a server going down).
+        conn.send(Outgoing::close(1001, ""));
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
