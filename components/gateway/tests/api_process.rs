@@ -106,12 +106,22 @@ fn every_api_call_from_a_plain_tokio_program() {
         gw.send_to_uid(&["42"], "to-42").await.unwrap();
         gw.unbind_uid(&b_id, "42").await.unwrap();
         assert_eq!(gw.get_client_id_by_uid("42").await.unwrap(), vec![a_id.clone()]);
+        let mut uids = gw.get_all_uid_list().await.unwrap();
+        uids.sort();
+        assert_eq!(uids, ["42", "cat"], "b was unbound");
+        assert_eq!(gw.get_all_uid_count().await.unwrap(), 2);
+        let batch = gw.batch_get_client_id_by_uid(&["42", "cat", "nobody"]).await.unwrap();
+        assert_eq!(batch["42"], vec![a_id.clone()]);
+        assert_eq!(batch["cat"], vec![c_id.clone()]);
+        assert!(batch.get("nobody").is_none_or(|v| v.is_empty()));
 
         // Groups.
         gw.join_group(&c_id, "vip").await.unwrap();
         gw.join_group(&a_id, "vip").await.unwrap();
         assert_eq!(gw.get_client_count_by_group("vip").await.unwrap(), 2);
         assert_eq!(gw.get_client_count_by_group("1").await.unwrap(), 2);
+        let counts = gw.batch_get_client_count_by_group(&["vip", "1", "none"]).await.unwrap();
+        assert_eq!((counts["vip"], counts["1"], counts["none"]), (2, 2, 0));
         let mut groups = gw.get_all_group_id_list().await.unwrap();
         groups.sort();
         assert_eq!(groups, ["1", "2", "vip"]);

@@ -684,6 +684,73 @@ impl GatewayClient {
         Ok(out)
     }
 
+    /// Every uid bound on any gateway (GatewayWorker's `getAllUidList`), each once.
+    pub async fn get_all_uid_list(&self) -> Result<Vec<String>> {
+        let q = json!({"fields": ["uid"], "where": []});
+        let mut out: Vec<String> = Vec::new();
+        for (_, v) in self
+            .query_all(&Packet::new(cmd::SELECT).with_ext(q.to_string()))
+            .await?
+        {
+            for (_, row) in v.as_array().into_iter().flat_map(|a| a.iter()) {
+                let uid = row
+                    .as_array()
+                    .and_then(|r| r.get_str("uid"))
+                    .and_then(php::scalar_bytes);
+                if let Some(u) = uid.map(|b| String::from_utf8_lossy(&b).into_owned())
+                    && !out.contains(&u)
+                {
+                    out.push(u);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many distinct uids are bound (GatewayWorker's `getAllUidCount`).
+    pub async fn get_all_uid_count(&self) -> Result<usize> {
+        Ok(self.get_all_uid_list().await?.len())
+    }
+
+    /// The member count of each of `groups`, summed over the gateways (GatewayWorker's
+    /// `batchGetClientIdCountByGroup`); a group nobody is in counts 0.
+    pub async fn batch_get_client_count_by_group(&self, groups: &[&str]) -> Result<BTreeMap<String, usize>> {
+        let ext = serde_json::to_string(groups).unwrap_or_default();
+        let mut out: BTreeMap<String, usize> = groups.iter().map(|g| ((*g).to_owned(), 0)).collect();
+        for (_, v) in self
+            .query_all(&Packet::new(cmd::BATCH_GET_CLIENT_COUNT_BY_GROUP).with_ext(ext))
+            .await?
+        {
+            for (k, n) in v.as_array().into_iter().flat_map(|a| a.iter()) {
+                let g = match k {
+                    php_serialize::Key::Int(i) => i.to_string(),
+                    php_serialize::Key::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+                };
+                *out.entry(g).or_default() += n.as_int().unwrap_or(0).max(0) as usize;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The client_ids bound to each of `uids` (GatewayWorker's `batchGetClientIdByUid`).
+    pub async fn batch_get_client_id_by_uid(&self, uids: &[&str]) -> Result<BTreeMap<String, Vec<String>>> {
+        let ext = serde_json::to_string(uids).unwrap_or_default();
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (gw, v) in self
+            .query_all(&Packet::new(cmd::BATCH_GET_CLIENT_ID_BY_UID).with_ext(ext))
+            .await?
+        {
+            for (k, ids) in v.as_array().into_iter().flat_map(|a| a.iter()) {
+                let uid = match k {
+                    php_serialize::Key::Int(i) => i.to_string(),
+                    php_serialize::Key::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+                };
+                out.entry(uid).or_default().extend(ids_of(&gw, ids));
+            }
+        }
+        Ok(out)
+    }
+
     /// How many distinct uids are bound to members of `group`.
     pub async fn get_uid_count_by_group(&self, group: &str) -> Result<usize> {
         Ok(self.get_uid_list_by_group(group).await?.len())
