@@ -7,11 +7,15 @@
 //! cargo run --release --example channel_publish -- news hello   # publishes one event
 //! ```
 //! `CHANNEL_SECRET` (optional, our extension) makes clients send that secret first.
+//! `CHANNEL_SERVER_ADDR` listens elsewhere (default `frame://0.0.0.0:2206`; scripts and
+//! benchmarks use it to stay off the port tests use).
 use workerman::Worker;
 use workerman_channel::ChannelServer;
 
 fn main() -> workerman::Result<()> {
-    let server = ChannelServer::new("frame://0.0.0.0:2206")?;
+    let server = ChannelServer::new(
+        &std::env::var("CHANNEL_SERVER_ADDR").unwrap_or_else(|_| "frame://0.0.0.0:2206".into()),
+    )?;
     if let Ok(secret) = std::env::var("CHANNEL_SECRET") {
         server.set_secret(secret);
     }

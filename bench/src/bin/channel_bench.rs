@@ -9,8 +9,11 @@
 //! events until every subscriber saw one, then `--count` events as fast as the backend takes
 //! them, each carrying its send time. Each subscriber reports how many it got, when the first
 //! and the last arrived, and its latency percentiles; the publisher prints
-//! `RESULT mode= delivered= secs= rate= p50_us= p99_us= lost=` where rate is delivered events/s
-//! over all subscribers, from the first publish to the last delivery.
+//! `RESULT mode= delivered= secs= rate= p50_us= p99_us= lost= client_us_per_ev=` where rate is
+//! delivered events/s over all subscribers, from the first publish to the last delivery, and
+//! client_us_per_ev the CPU (user + system, from `/proc/self/stat`) the publisher spent from its
+//! first publish to the end plus what each subscriber spent from its warm-up event to its last
+//! delivery, per delivered event.
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -24,6 +27,15 @@ use workerman_channel::{ChannelClient, ChannelError, Value};
 const EVENT: &str = "bench";
 /// The Redis channel our Redis backend uses for `EVENT`.
 const RAW_CHANNEL: &str = "workerman-channel:ev:bench";
+
+/// CPU time (user + system) of this process so far, in clock ticks (1/100 s on Linux).
+fn cpu_ticks() -> i64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split(' ').collect();
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    field(11) + field(12)
+}
 
 fn now_ns() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64
@@ -81,6 +93,7 @@ struct Seen {
     last: i64,
     lat_ns: Vec<i64>,
     ready: bool,
+    cpu0: i64,
 }
 
 fn record(seen: &RefCell<Seen>, data: &Value) {
@@ -93,6 +106,7 @@ fn record(seen: &RefCell<Seen>, data: &Value) {
     if seq < 0 {
         if !s.ready {
             s.ready = true;
+            s.cpu0 = cpu_ticks();
             println!("ready");
             let _ = std::io::stdout().flush();
         }
@@ -155,8 +169,9 @@ async fn subscriber(raw: bool, url: String, count: usize) {
             .copied()
             .unwrap_or(0)
     };
+    let cpu = cpu_ticks() - s.cpu0;
     println!(
-        "DONE {} {} {} {} {}",
+        "DONE {} {} {} {} {} {cpu}",
         s.lat_ns.len(),
         s.first,
         s.last,
@@ -207,6 +222,8 @@ fn publisher(mode: &str, url: &str, args: &[String], count: usize) {
             })
             .collect::<Vec<_>>()
     });
+    let mut pub_cpu0 = 0;
+    let pub_cpu0_ref = &mut pub_cpu0;
     let start_ns = local(async move {
         if raw {
             let client = redis::Client::open(url.as_str()).unwrap();
@@ -221,6 +238,7 @@ fn publisher(mode: &str, url: &str, args: &[String], count: usize) {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             let start = now_ns();
+            *pub_cpu0_ref = cpu_ticks();
             let mut seq = 0;
             while seq < count {
                 let mut pipe = redis::pipe();
@@ -242,6 +260,7 @@ fn publisher(mode: &str, url: &str, args: &[String], count: usize) {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             let start = now_ns();
+            *pub_cpu0_ref = cpu_ticks();
             let mut seq = 0;
             while seq < count {
                 match c.publish(EVENT, payload(seq as i64, &pad)) {
@@ -258,6 +277,7 @@ fn publisher(mode: &str, url: &str, args: &[String], count: usize) {
             start
         }
     });
+    let pub_cpu = cpu_ticks() - pub_cpu0;
     let results = readers.join().unwrap();
     for mut child in children {
         let _ = child.wait();
@@ -268,8 +288,10 @@ fn publisher(mode: &str, url: &str, args: &[String], count: usize) {
     let p50 = results.iter().map(|r| r[3]).max().unwrap_or(0) as f64 / 1e3;
     let p99 = results.iter().map(|r| r[4]).max().unwrap_or(0) as f64 / 1e3;
     let lost = (count * subs) as i64 - delivered;
+    let client_ticks = pub_cpu + results.iter().map(|r| r[5]).sum::<i64>();
+    let client_us = client_ticks as f64 * 1e4 / delivered.max(1) as f64;
     println!(
-        "RESULT mode={mode} delivered={delivered} secs={secs:.3} rate={:.0} p50_us={p50:.0} p99_us={p99:.0} lost={lost}",
+        "RESULT mode={mode} delivered={delivered} secs={secs:.3} rate={:.0} p50_us={p50:.0} p99_us={p99:.0} lost={lost} client_us_per_ev={client_us:.2}",
         delivered as f64 / secs
     );
 }

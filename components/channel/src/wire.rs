@@ -278,10 +278,19 @@ impl Delivery {
         let Value::Array(fields) = value else {
             return Err(BadCommand("the body is not an array".into()));
         };
-        // PHP's client treats every type other than `event` as a queue message.
-        let is_event = matches!(fields.get_str("type"), Some(Value::Bytes(b)) if b == b"event");
-        let channel = Name::from_value(fields.get_str("channel").cloned().unwrap_or(Value::Null))?;
-        let data = fields.get_str("data").cloned().unwrap_or(Value::Null);
+        // Fields are moved out, not cloned: `data` may be a large nested array.
+        let (mut is_event, mut channel, mut data) = (false, Value::Null, Value::Null);
+        for (key, value) in fields {
+            let Key::Bytes(key) = key else { continue };
+            match key.as_slice() {
+                // PHP's client treats every type other than `event` as a queue message.
+                b"type" => is_event = matches!(&value, Value::Bytes(b) if b == b"event"),
+                b"channel" => channel = value,
+                b"data" => data = value,
+                _ => {}
+            }
+        }
+        let channel = Name::from_value(channel)?;
         Ok(Some(Delivery {
             is_event,
             channel,

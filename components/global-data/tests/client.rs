@@ -179,3 +179,122 @@ async fn redis_url() -> Option<String> {
         }
     }
 }
+
+/// A TCP proxy in front of a real server whose existing connections can be frozen: it stops
+/// forwarding in both directions but keeps the sockets open (a host that vanished without a
+/// FIN: a frozen process, a pulled cable). It still notices when the client closes.
+mod freezable {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    #[derive(Default)]
+    pub struct Stats {
+        pub accepted: AtomicUsize,
+        /// Connections the client closed.
+        pub closed_by_client: AtomicUsize,
+        frozen_gen: AtomicUsize,
+        pub frozen: AtomicBool,
+    }
+
+    impl Stats {
+        /// Freezes every connection accepted so far.
+        pub fn freeze_existing(&self) {
+            self.frozen_gen.store(self.accepted.load(Ordering::SeqCst), Ordering::SeqCst);
+            self.frozen.store(true, Ordering::SeqCst);
+        }
+    }
+
+    pub async fn start(upstream: std::net::SocketAddr) -> (std::net::SocketAddr, Arc<Stats>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let stats = Arc::new(Stats::default());
+        let st = stats.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut client, _) = l.accept().await.unwrap();
+                let n = st.accepted.fetch_add(1, Ordering::SeqCst) + 1;
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let mut server = TcpStream::connect(upstream).await.unwrap();
+                    let (mut cb, mut sb) = ([0u8; 4096], [0u8; 4096]);
+                    let frozen = || st.frozen.load(Ordering::SeqCst) && n <= st.frozen_gen.load(Ordering::SeqCst);
+                    loop {
+                        tokio::select! {
+                            r = client.read(&mut cb) => match r {
+                                Ok(0) | Err(_) => {
+                                    st.closed_by_client.fetch_add(1, Ordering::SeqCst);
+                                    return;
+                                }
+                                // Frozen: swallowed, never forwarded.
+                                Ok(k) => if !frozen() { server.write_all(&cb[..k]).await.unwrap(); },
+                            },
+                            r = server.read(&mut sb), if !frozen() => match r {
+                                Ok(0) | Err(_) => return,
+                                Ok(k) => client.write_all(&sb[..k]).await.unwrap(),
+                            },
+                        }
+                    }
+                });
+            }
+        });
+        (addr, stats)
+    }
+}
+
+/// A server that stops answering without closing is detected by the keepalive probe: the
+/// client closes that connection by itself, and the next request goes to a fresh connection
+/// and succeeds (without keepalive it would be written into the dead one and time out).
+#[tokio::test(flavor = "current_thread")]
+async fn keepalive_detects_a_dead_server_and_reconnects() {
+    use std::sync::atomic::Ordering;
+    let server = support::start_server();
+    let (proxy, stats) = freezable::start(server).await;
+    let c = GlobalDataClient::new(&proxy.to_string())
+        .unwrap()
+        .with_timeout(Duration::from_millis(500))
+        .with_keepalive(Some(Duration::from_millis(200)));
+    c.set("ka", 1).await.unwrap();
+    assert_eq!(stats.accepted.load(Ordering::SeqCst), 1);
+    // Idle probes on a live connection keep it.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(stats.closed_by_client.load(Ordering::SeqCst), 0, "a live connection was dropped");
+    assert_eq!(c.get("ka").await.unwrap(), Value::Int(1));
+    assert_eq!(stats.accepted.load(Ordering::SeqCst), 1);
+
+    stats.freeze_existing();
+    // Probe after 200 ms idle, no reply within 500 ms: closed by the client on its own.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stats.closed_by_client.load(Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the dead connection was never closed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(c.get("ka").await.unwrap(), Value::Int(1));
+    assert_eq!(stats.accepted.load(Ordering::SeqCst), 2);
+}
+
+/// With probes off, a request that gets no reply still condemns its connection: the one after
+/// it goes to a fresh connection instead of timing out forever.
+#[tokio::test(flavor = "current_thread")]
+async fn an_unanswered_request_closes_the_connection() {
+    use std::sync::atomic::Ordering;
+    let server = support::start_server();
+    let (proxy, stats) = freezable::start(server).await;
+    let c = GlobalDataClient::new(&proxy.to_string())
+        .unwrap()
+        .with_timeout(Duration::from_millis(300))
+        .with_keepalive(None);
+    c.set("ub", 2).await.unwrap();
+    stats.freeze_existing();
+    let e = c.get("ub").await.unwrap_err();
+    assert!(matches!(e, workerman_global_data::Error::Timeout(_)), "{e}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stats.closed_by_client.load(Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the stuck connection was never closed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(c.get("ub").await.unwrap(), Value::Int(2));
+    assert_eq!(stats.accepted.load(Ordering::SeqCst), 2);
+}

@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use php_serialize::Value;
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
@@ -336,7 +336,14 @@ impl RedisLink {
             loop {
                 tokio::select! {
                     msg = stream.next() => match msg {
-                        Some(msg) => self.deliver_event(&msg),
+                        Some(msg) => {
+                            self.deliver_event(&msg);
+                            // Everything already received, without a trip through select!
+                            // (and its wake-up futures) per message.
+                            while let Some(Some(msg)) = stream.next().now_or_never() {
+                                self.deliver_event(&msg);
+                            }
+                        }
                         None => break,
                     },
                     _ = self.sub_wake.notified() => {

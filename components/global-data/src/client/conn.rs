@@ -1,17 +1,30 @@
 //! One connection to one built-in GlobalData server: a background task that owns the socket,
 //! writes requests in order and matches replies to them first-in first-out (the server answers
 //! strictly in order), connecting on demand.
+//!
+//! Keepalive: after `interval` without traffic the task sends a probe (a `get` of
+//! [`PROBE_KEY`], which every server answers, PHP's too: its own `ping` gets no reply and so
+//! cannot tell a live server from a dead one). A connection whose oldest request or probe has
+//! had no reply for `dead_after` is declared dead: closed, its waiting requests failed with
+//! [`Error::ConnectionLost`], and the next request connects afresh. Without this, a server host
+//! that vanished without a FIN/RST (power loss, a frozen process, a dropped route) would leave
+//! every later request writing into the dead socket and timing out, forever.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
-use crate::protocol::{frame, is_refusal};
+use crate::protocol::{frame, is_refusal, request};
+
+/// The key the keepalive probe reads (`get`, no side effect on any server).
+pub(crate) const PROBE_KEY: &str = "workerman:keepalive-probe";
 
 /// Replies larger than this close the connection (the server's own limit is 10 MiB).
 const MAX_REPLY: usize = 10 * 1024 * 1024;
@@ -49,6 +62,21 @@ impl Stream for tokio::net::UnixStream {
 }
 
 type Reply = oneshot::Sender<Result<Vec<u8>>>;
+
+/// A request written and not answered yet: a caller's (`reply`) or a keepalive probe (`None`).
+struct Waiter {
+    reply: Option<Reply>,
+    sent: Instant,
+}
+
+/// Keepalive settings of a connection task (see the module docs).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Keepalive {
+    /// Idle time before a probe; `None`: no probes (a stuck request still kills the connection).
+    pub(crate) interval: Option<Duration>,
+    /// No reply for this long: the connection is dead.
+    pub(crate) dead_after: Duration,
+}
 
 struct Job {
     frame: Vec<u8>,
@@ -106,8 +134,9 @@ impl ServerConn {
         self.target.name()
     }
 
-    /// Sends one request body, returns the reply body.
-    pub(crate) async fn call(&self, body: &[u8], timeout: Duration) -> Result<Vec<u8>> {
+    /// Sends one request body, returns the reply body. `keepalive` applies to the connection
+    /// task this call starts, if it starts one.
+    pub(crate) async fn call(&self, body: &[u8], timeout: Duration, keepalive: Keepalive) -> Result<Vec<u8>> {
         let (reply, rx) = oneshot::channel();
         let mut job = Job {
             frame: frame(body),
@@ -120,7 +149,7 @@ impl ServerConn {
                     Some(tx) => tx.clone(),
                     None => {
                         let (tx, rx) = mpsc::unbounded_channel();
-                        tokio::spawn(run(self.target.clone(), rx));
+                        tokio::spawn(run(self.target.clone(), rx, keepalive));
                         *guard = Some(tx.clone());
                         tx
                     }
@@ -144,12 +173,38 @@ impl ServerConn {
 }
 
 /// Fails every waiting request.
-fn fail_all(pending: &mut VecDeque<Reply>, address: &str, reason: &str) {
-    for r in pending.drain(..) {
+fn fail_all(pending: &mut VecDeque<Waiter>, address: &str, reason: &str) {
+    for r in pending.drain(..).filter_map(|w| w.reply) {
         let _ = r.send(Err(Error::ConnectionLost {
             address: address.into(),
             reason: reason.into(),
         }));
+    }
+}
+
+/// When the keepalive must look at the connection next: the oldest waiter's deadline, or the
+/// end of the idle interval; `None` when not connected or nothing to watch.
+fn next_check(connected: bool, pending: &VecDeque<Waiter>, last_io: Instant, ka: Keepalive) -> Option<Instant> {
+    if !connected {
+        return None;
+    }
+    match pending.front() {
+        Some(w) => Some(w.sent + ka.dead_after),
+        None => ka.interval.map(|i| last_io + i),
+    }
+}
+
+/// `write_all`, failing once it has been blocked for `limit` (a dead peer's full socket buffer).
+async fn write_within(s: &mut Box<dyn Stream>, bytes: &[u8], limit: Duration) -> std::io::Result<()> {
+    tokio::time::timeout(limit, s.write_all(bytes))
+        .await
+        .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "write blocked (server dead or stuck)")))
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -176,17 +231,21 @@ async fn read_some(stream: &mut Option<Box<dyn Stream>>, buf: &mut BytesMut) -> 
     }
 }
 
-async fn run(target: Target, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn run(target: Target, mut rx: mpsc::UnboundedReceiver<Job>, ka: Keepalive) {
     let address = target.name();
     let mut stream: Option<Box<dyn Stream>> = None;
-    let mut pending: VecDeque<Reply> = VecDeque::new();
+    let mut pending: VecDeque<Waiter> = VecDeque::new();
     let mut buf = BytesMut::with_capacity(4096);
+    let mut last_io = Instant::now();
+    let probe = frame(&request("get", &PROBE_KEY.into(), &[]));
     loop {
+        let check = next_check(stream.is_some(), &pending, last_io, ka);
         tokio::select! {
             // Biased, reads first: a connection the server closed while we were idle is seen
             // (and dropped) before the next request is written to it.
             biased;
             read = read_some(&mut stream, &mut buf) => {
+                last_io = Instant::now();
                 let reason = match read {
                     Ok(0) => Some("closed by the server".to_string()),
                     Err(e) => Some(e.to_string()),
@@ -200,7 +259,9 @@ async fn run(target: Target, mut rx: mpsc::UnboundedReceiver<Job>) {
                                 match pending.pop_front() {
                                     // A caller that timed out has gone: its reply is dropped,
                                     // and the next reply still goes to the next request.
-                                    Some(r) => { let _ = r.send(Ok(body)); }
+                                    Some(Waiter { reply: Some(r), .. }) => { let _ = r.send(Ok(body)); }
+                                    // A keepalive probe's answer.
+                                    Some(Waiter { reply: None, .. }) => {}
                                     None => break Some("a reply nobody asked for".to_string()),
                                 }
                                 if refused {
@@ -215,6 +276,25 @@ async fn run(target: Target, mut rx: mpsc::UnboundedReceiver<Job>) {
                 if let Some(reason) = reason {
                     stream = None;
                     buf.clear();
+                    fail_all(&mut pending, &address, &reason);
+                }
+            }
+            _ = sleep_until_opt(check) => {
+                if pending.is_empty() {
+                    // Idle for the whole interval: probe.
+                    let s = stream.as_mut().expect("checks only run while connected");
+                    pending.push_back(Waiter { reply: None, sent: Instant::now() });
+                    last_io = Instant::now();
+                    if let Err(e) = write_within(s, &probe, ka.dead_after).await {
+                        stream = None;
+                        fail_all(&mut pending, &address, &e.to_string());
+                    }
+                } else {
+                    // The oldest request or probe got no reply in time: the server is gone
+                    // (or hopelessly stuck). Whatever is in flight is lost with it.
+                    stream = None;
+                    buf.clear();
+                    let reason = format!("no reply within {:?} (server dead or stuck)", ka.dead_after);
                     fail_all(&mut pending, &address, &reason);
                 }
             }
@@ -248,12 +328,14 @@ async fn run(target: Target, mut rx: mpsc::UnboundedReceiver<Job>) {
                     }
                 }
                 let mut out = Vec::with_capacity(jobs.iter().map(|j| j.frame.len()).sum());
+                let now = Instant::now();
                 for j in jobs {
                     out.extend_from_slice(&j.frame);
-                    pending.push_back(j.reply);
+                    pending.push_back(Waiter { reply: Some(j.reply), sent: now });
                 }
+                last_io = now;
                 let s = stream.as_mut().expect("connected above");
-                if let Err(e) = s.write_all(&out).await {
+                if let Err(e) = write_within(s, &out, ka.dead_after).await {
                     stream = None;
                     fail_all(&mut pending, &address, &e.to_string());
                 }

@@ -14,10 +14,14 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 use crate::protocol::{FALSE, TRUE, is_refusal, request};
-use conn::{ServerConn, Target};
+use conn::{Keepalive, ServerConn, Target};
 
 /// How long a request may wait for its reply (PHP's client uses 5 s too).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Idle time after which a connection to a built-in server is probed (PHP's client pings every
+/// 25 s too); see [`GlobalDataClient::with_keepalive`].
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(25);
 
 /// Which server of `n` holds `key`: PHP's rule, `crc32(key) % n` (CRC-32/IEEE, unsigned), with
 /// an int key hashed as its decimal text. Every client must list the servers in the same order.
@@ -53,6 +57,7 @@ enum Backend {
 pub struct GlobalDataClient {
     backend: Arc<Backend>,
     timeout: Duration,
+    keepalive: Option<Duration>,
 }
 
 impl std::fmt::Debug for GlobalDataClient {
@@ -132,6 +137,7 @@ impl GlobalDataClient {
         GlobalDataClient {
             backend: Arc::new(backend),
             timeout: DEFAULT_TIMEOUT,
+            keepalive: Some(DEFAULT_KEEPALIVE),
         }
     }
 
@@ -150,9 +156,23 @@ impl GlobalDataClient {
             .clone()
     }
 
-    /// Sets how long a request waits for its reply (default [`DEFAULT_TIMEOUT`]).
+    /// Sets how long a request waits for its reply (default [`DEFAULT_TIMEOUT`]). With the
+    /// built-in servers it is also how long a connection may leave a request or keepalive probe
+    /// unanswered before it is declared dead and closed.
     pub fn with_timeout(mut self, timeout: Duration) -> GlobalDataClient {
         self.timeout = timeout;
+        self
+    }
+
+    /// Built-in servers: after `interval` without traffic, probe the connection with a request
+    /// every server answers (a `get`); no answer within the [timeout](Self::with_timeout) means
+    /// the server is dead (a crashed host sends no FIN): the connection is closed and the next
+    /// request connects afresh instead of writing into a dead socket. Default
+    /// [`DEFAULT_KEEPALIVE`]; `None` turns probes off (a request left unanswered for the
+    /// timeout still closes the connection). Applies to connections opened after this call:
+    /// set it before first use. No effect on Redis (the redis crate has its own handling).
+    pub fn with_keepalive(mut self, interval: Option<Duration>) -> GlobalDataClient {
+        self.keepalive = interval;
         self
     }
 
@@ -164,6 +184,7 @@ impl GlobalDataClient {
             return GlobalDataClient {
                 backend: Arc::new(Backend::Redis(Box::new(r.with_prefix(prefix)))),
                 timeout: self.timeout,
+                keepalive: self.keepalive,
             };
         }
         let _ = prefix;
@@ -182,7 +203,11 @@ impl GlobalDataClient {
             Backend::Redis(_) => unreachable!("only built-in servers take wire requests"),
         };
         let server = &servers[shard_index(key, servers.len())];
-        let reply = server.call(&request(cmd, key, extra), self.timeout).await?;
+        let keepalive = Keepalive {
+            interval: self.keepalive,
+            dead_after: self.timeout,
+        };
+        let reply = server.call(&request(cmd, key, extra), self.timeout, keepalive).await?;
         if is_refusal(&reply) {
             return Err(Error::Refused(String::from_utf8_lossy(&reply).into_owned()));
         }
