@@ -13,9 +13,8 @@ use workerman::Worker;
 use workerman_channel::ChannelServer;
 
 fn main() -> workerman::Result<()> {
-    let server = ChannelServer::new(
-        &std::env::var("CHANNEL_SERVER_ADDR").unwrap_or_else(|_| "frame://0.0.0.0:2206".into()),
-    )?;
+    let server =
+        ChannelServer::new(&std::env::var("CHANNEL_SERVER_ADDR").unwrap_or_else(|_| "frame://0.0.0.0:2206".into()))?;
     if let Ok(secret) = std::env::var("CHANNEL_SECRET") {
         server.set_secret(secret);
     }

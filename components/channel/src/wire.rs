@@ -11,9 +11,7 @@
 //! extension `auth` (`secret`). Server → client: `event` and `queue` (`type, channel, data`).
 //! Nothing here does I/O: [`Command::parse`] takes a body, the `*_frame` functions build packets.
 
-#[cfg(test)]
-use php_serialize::Key;
-use php_serialize::{Array, Value};
+use php_serialize::{Array, Key, Value};
 
 /// The frame header: a big-endian u32 total length that counts itself.
 pub const HEADER: usize = 4;

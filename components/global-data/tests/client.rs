@@ -202,7 +202,8 @@ mod freezable {
     impl Stats {
         /// Freezes every connection accepted so far.
         pub fn freeze_existing(&self) {
-            self.frozen_gen.store(self.accepted.load(Ordering::SeqCst), Ordering::SeqCst);
+            self.frozen_gen
+                .store(self.accepted.load(Ordering::SeqCst), Ordering::SeqCst);
             self.frozen.store(true, Ordering::SeqCst);
         }
     }
@@ -260,7 +261,11 @@ async fn keepalive_detects_a_dead_server_and_reconnects() {
     assert_eq!(stats.accepted.load(Ordering::SeqCst), 1);
     // Idle probes on a live connection keep it.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(stats.closed_by_client.load(Ordering::SeqCst), 0, "a live connection was dropped");
+    assert_eq!(
+        stats.closed_by_client.load(Ordering::SeqCst),
+        0,
+        "a live connection was dropped"
+    );
     assert_eq!(c.get("ka").await.unwrap(), Value::Int(1));
     assert_eq!(stats.accepted.load(Ordering::SeqCst), 1);
 
@@ -268,7 +273,10 @@ async fn keepalive_detects_a_dead_server_and_reconnects() {
     // Probe after 200 ms idle, no reply within 500 ms: closed by the client on its own.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while stats.closed_by_client.load(Ordering::SeqCst) == 0 {
-        assert!(std::time::Instant::now() < deadline, "the dead connection was never closed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dead connection was never closed"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(c.get("ka").await.unwrap(), Value::Int(1));
@@ -292,7 +300,10 @@ async fn an_unanswered_request_closes_the_connection() {
     assert!(matches!(e, workerman_global_data::Error::Timeout(_)), "{e}");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while stats.closed_by_client.load(Ordering::SeqCst) == 0 {
-        assert!(std::time::Instant::now() < deadline, "the stuck connection was never closed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stuck connection was never closed"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(c.get("ub").await.unwrap(), Value::Int(2));

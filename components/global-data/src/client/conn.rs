@@ -198,7 +198,12 @@ fn next_check(connected: bool, pending: &VecDeque<Waiter>, last_io: Instant, ka:
 async fn write_within(s: &mut Box<dyn Stream>, bytes: &[u8], limit: Duration) -> std::io::Result<()> {
     tokio::time::timeout(limit, s.write_all(bytes))
         .await
-        .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "write blocked (server dead or stuck)")))
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "write blocked (server dead or stuck)",
+            ))
+        })
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
