@@ -30,8 +30,11 @@ REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 RS_PORT=${RS_PORT:-2226}
 PHP_PORT=${PHP_PORT:-2216}
 TARGETS=${TARGETS:-builtin redis raw-redis php}
-cargo build --release -q -p bench --bin channel_bench
-cargo build --release -q -p workerman-channel --example channel_server
+# BUILD=0 runs the binaries already built.
+if [[ ${BUILD:-1} != 0 ]]; then
+  cargo build --release -q -p bench --bin channel_bench
+  cargo build --release -q -p workerman-channel --example channel_server
+fi
 bin=${CARGO_TARGET_DIR:-target}/release
 work=$(mktemp -d /tmp/channel_bench.XXXXXX)
 export WORKERMAN_PID_FILE=$work/rs.pid WORKERMAN_LOG_FILE=$work/rs.log WORKERMAN_STDOUT_FILE=$work/rs.out
@@ -39,9 +42,9 @@ export CHANNEL_SERVER_ADDR=frame://127.0.0.1:$RS_PORT
 cleanup() {
   trap - EXIT INT TERM
   "$bin/examples/channel_server" stop >/dev/null 2>&1 || true
-  if [[ -f $work/php.pid ]]; then
-    kill -INT "$(cat "$work/php.pid")" 2>/dev/null || true
-    for _ in $(seq 30); do kill -0 "$(cat "$work/php.pid")" 2>/dev/null || break; sleep 0.1; done
+  if [[ -n ${php_master:-} ]]; then
+    kill -INT "$php_master" 2>/dev/null || true
+    for _ in $(seq 30); do kill -0 "$php_master" 2>/dev/null || break; sleep 0.1; done
   fi
   rm -rf "$work"
 }
@@ -109,7 +112,8 @@ Workerman\Worker::runAll();
 PHP
       php "$work/server.php" start -d >/dev/null 2>&1
       wait_port "$PHP_PORT"
-      server_pids[php]=$(cat "$work/php.pid")
+      php_master=$(cat "$work/php.pid")
+      server_pids[php]=$php_master
       targets+=(php)
       ;;
     *) echo "unknown target $t"; exit 2 ;;

@@ -25,7 +25,10 @@ GD_PORT=${GD_PORT:-2227}
 GD_PHP_PORT=${GD_PHP_PORT:-2228}
 
 cd "$(dirname "$0")/.."
-cargo build --release -q -p bench --bin gd_load -p workerman-global-data --example global_data_server
+# BUILD=0 runs the binaries already built.
+if [[ ${BUILD:-1} != 0 ]]; then
+  cargo build --release -q -p bench --bin gd_load -p workerman-global-data --example global_data_server
+fi
 BIN=${CARGO_TARGET_DIR:-target}/release
 DIR=$(mktemp -d /tmp/gd_bench.XXXXXX)
 export WORKERMAN_PID_FILE=$DIR/gd.pid WORKERMAN_LOG_FILE=$DIR/gd.log GLOBAL_DATA_ADDR=127.0.0.1:$GD_PORT

@@ -28,9 +28,12 @@ if grep -q 'Workerman\\Coroutine' "$WORKERMAN_PHP_SRC/src/Worker.php" \
 fi
 RS_PORT=${CHANNEL_RS_PORT:-2206}
 PHP_PORT=${CHANNEL_PHP_PORT:-2216}
-cargo build --release -q -p workerman-channel --example channel_server --example channel_publish \
-  --example channel_watch
-bin=target/release/examples
+# BUILD=0 uses the examples already built (in BIN_DIR, default target/release/examples).
+if [[ ${BUILD:-1} != 0 ]]; then
+  cargo build --release -q -p workerman-channel --example channel_server --example channel_publish \
+    --example channel_watch
+fi
+bin=${BIN_DIR:-target/release/examples}
 work=$(mktemp -d)
 export WORKERMAN_PID_FILE=$work/rs.pid WORKERMAN_LOG_FILE=$work/rs.log WORKERMAN_STDOUT_FILE=$work/rs.out
 export CHANNEL_SERVER_ADDR=frame://127.0.0.1:$RS_PORT
@@ -161,7 +164,7 @@ run_php_client() { # $1 = port; publishes `from-rust` from our CLI once the PHP 
   for _ in $(seq 100); do [[ -f $ready ]] && break; sleep 0.1; done
   "$bin/channel_publish" from-rust 'hi from rust' "channel://127.0.0.1:$1" >/dev/null
   wait "$php_pid" || true
-  grep -E '^(event|queue|from-rust|timeout)' "$work/client.$1.out" | sort
+  grep -E '^(event |queue |from-rust |timeout$)' "$work/client.$1.out" | sort
 }
 
 want=$'event {"id":7,"tags":["a","b"],"price":9.99}\nfrom-rust "hi from rust"\nqueue "j1"'
