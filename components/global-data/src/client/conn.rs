@@ -195,7 +195,7 @@ fn next_check(connected: bool, pending: &VecDeque<Waiter>, last_io: Instant, ka:
 }
 
 /// `write_all`, failing once it has been blocked for `limit` (a dead peer's full socket buffer).
-async fn write_within(s: &mut Box<dyn Stream>, bytes: &[u8], limit: Duration) -> std::io::Result<()> {
+async fn write_within<W: AsyncWrite + Unpin + ?Sized>(s: &mut W, bytes: &[u8], limit: Duration) -> std::io::Result<()> {
     tokio::time::timeout(limit, s.write_all(bytes))
         .await
         .unwrap_or_else(|_| {
