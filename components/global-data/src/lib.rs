@@ -43,7 +43,7 @@ mod server;
 mod store;
 
 pub use arith::{Num, Unsupported, increment as php_increment};
-pub use client::{DEFAULT_TIMEOUT, GlobalDataClient, shard_index};
+pub use client::{DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT, GlobalDataClient, shard_index};
 pub use error::{Error, Result};
 pub use php_serialize::{Array, Key, Value};
 pub use server::{DEFAULT_ADDRESS, GlobalDataServer};
