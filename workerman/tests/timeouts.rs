@@ -337,3 +337,64 @@ fn max_connections_pauses_accepting_until_a_connection_closes() {
     let n = fourth.read(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"four\n");
 }
+
+#[test]
+fn the_keep_alive_wait_starts_only_once_a_slowly_read_response_is_written() {
+    const BODY: usize = 16 << 20;
+    let served = serve(|drained: mpsc::Sender<Instant>| {
+        let w = Worker::<Http>::new("http://127.0.0.1:0").unwrap();
+        w.set_keep_alive_timeout(SHORT);
+        w.on_message(|c, _req| {
+            c.send(vec![b'z'; BODY]);
+        });
+        // When the server has handed the last byte to the kernel.
+        w.on_buffer_drain(move |_| {
+            let _ = drained.send(Instant::now());
+        });
+        w
+    });
+    // A small receive buffer: the kernel holds at most a few MiB of the body, the server the
+    // rest, until the client has read most of it.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(64 * 1024).unwrap();
+    sock.connect(&served.addr.into()).unwrap();
+    let mut s: TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let start = Instant::now();
+    // Read the 16 MiB slowly (paced), for well over the keep-alive timeout.
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut head = None;
+    while head.is_none_or(|h: usize| got < h + BODY) {
+        let n = s.read(&mut buf).expect("the response was cut");
+        assert!(n > 0, "closed after {got} bytes, {:?} in", start.elapsed());
+        if head.is_none() {
+            let i = buf[..n]
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .expect("a head first")
+                + 4;
+            assert!(buf.starts_with(b"HTTP/1.1 200 OK"));
+            head = Some(i);
+        }
+        got += n;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (rest, closed) = read_until_closed(&mut s);
+    assert!(rest.is_empty());
+    let drained = served
+        .rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("on_buffer_drain");
+    assert!(
+        drained - start > SHORT,
+        "written too fast to test anything: {:?}",
+        drained - start
+    );
+    assert!(
+        closed - drained >= SHORT - SLACK,
+        "closed {:?} after the last byte left",
+        closed - drained
+    );
+}

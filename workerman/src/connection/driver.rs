@@ -34,6 +34,8 @@ impl<P: Protocol> TcpConnection<P> {
             // broadcasts): one write for all of them, now that the tick that queued them is over.
             if self.inner.st.borrow().deferred {
                 self.flush();
+                // A late answer written now starts the keep-alive wait.
+                self.rearm(false, false);
             }
             let Some(io) = self.inner.io.borrow().clone() else {
                 break;
@@ -79,7 +81,11 @@ impl<P: Protocol> TcpConnection<P> {
                 // Woken: paused, resumed or sent to from elsewhere; the phase may have changed.
                 Event::Woken => self.rearm(false, false),
                 Event::Wrote(Ok(false)) => {}
-                Event::Wrote(Ok(true)) => self.drained_by_task(),
+                Event::Wrote(Ok(true)) => {
+                    self.drained_by_task();
+                    // A response fully written starts the keep-alive wait.
+                    self.rearm(false, false);
+                }
                 Event::Wrote(Err(_)) => {
                     stats::send_fail();
                     self.destroy();

@@ -327,7 +327,12 @@ impl<P: Protocol> TcpConnection<P> {
             // The application holds the reading: nothing to blame the peer for.
             return Phase::Open;
         }
-        self.inner.protocol.phase(&st.proto, st.recv.len())
+        match self.inner.protocol.phase(&st.proto, st.recv.len()) {
+            // The last response is still being written (a slow reader, a big body): the
+            // keep-alive wait starts once it is out.
+            Phase::KeepAlive if !st.send.is_empty() || st.unflushed => Phase::Open,
+            p => p,
+        }
     }
 
     /// A timeout fired in `phase`: the protocol's last word (HTTP: 408), then close; dropped
