@@ -103,7 +103,8 @@ while :; do
     if ((now >= next_kill)); then
         set -- $(workers)
         if (($# > 0)); then
-            victim=${!$((RANDOM % $# + 1))}
+            idx=$((RANDOM % $# + 1))
+            victim=${!idx}
             held=$(http_conns_of "$victim")
             kill -9 "$victim" 2>/dev/null && KILLS=$((KILLS + 1)) KILLED_HTTP=$((KILLED_HTTP + held))
             echo "  t=${now}s kill -9 $victim (held $held HTTP connections)"
@@ -132,7 +133,7 @@ echo
 echo "== HTTP (wrk)"
 cat "$WORK/wrk.out"
 reqs=$(awk '/requests in/ { print $1 }' "$WORK/wrk.out")
-errs=$(awk -F'[ ,]+' '/Socket errors/ { print $4 + $6 + $8 + $10 }' "$WORK/wrk.out")
+errs=$(awk -F'[ ,]+' '/Socket errors/ { print $5 + $7 + $9 + $11 }' "$WORK/wrk.out")
 non2xx=$(awk '/Non-2xx/ { print $NF }' "$WORK/wrk.out")
 failed=$((${errs:-0} + ${non2xx:-0}))
 echo "requests: ${reqs:-0}, failed: $failed (socket errors ${errs:-0}, non-2xx ${non2xx:-0});" \

@@ -20,7 +20,9 @@ fn main() -> std::io::Result<()> {
         let listener = TcpListener::bind(&addr).await?;
         let (room, _) = broadcast::channel::<Message>(4096);
         loop {
-            let (stream, _) = listener.accept().await?;
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             stream.set_nodelay(true)?;
             let room = room.clone();
             tokio::task::spawn_local(async move {
@@ -30,18 +32,24 @@ fn main() -> std::io::Result<()> {
                 let (mut sink, mut source) = ws.split();
                 let mut inbox = room.subscribe();
                 let publisher = room.clone();
+                // The writer below stops when the reader sees the connection end.
+                let (gone_tx, mut gone) = tokio::sync::oneshot::channel::<()>();
                 tokio::task::spawn_local(async move {
                     while let Some(Ok(msg)) = source.next().await {
                         if msg.is_text() {
                             let _ = publisher.send(msg);
                         }
                     }
+                    drop(gone_tx);
                 });
                 loop {
-                    let msg = match inbox.recv().await {
-                        Ok(m) => m,
-                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(broadcast::error::RecvError::Closed) => return,
+                    let msg = tokio::select! {
+                        m = inbox.recv() => match m {
+                            Ok(m) => m,
+                            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        },
+                        _ = &mut gone => return,
                     };
                     if sink.feed(msg).await.is_err() {
                         return;
