@@ -37,10 +37,11 @@ fn handshake_masks_fragments_ping_and_close_against_a_raw_server() {
         assert_eq!(header(&head, "x-token").unwrap(), "abc");
         assert_eq!(header(&head, "origin").unwrap(), "http://example.com");
         assert_eq!(header(&head, "sec-websocket-protocol").unwrap(), "chat, superchat");
+        // Offered by default; this server does not accept it, so frames stay uncompressed.
         assert_eq!(
-            header(&head, "sec-websocket-extensions"),
-            None,
-            "not offered by default"
+            header(&head, "sec-websocket-extensions").as_deref(),
+            Some("permessage-deflate; client_max_window_bits"),
+            "offered by default"
         );
         assert!(header(&head, "bad header").is_none());
         let key = header(&head, "sec-websocket-key").unwrap();
@@ -191,6 +192,8 @@ fn bad_handshake_replies_report_on_error_then_close() {
         let rx = run(move |tx: mpsc::Sender<String>| {
             client(move || {
                 let conn = AsyncTcpConnection::<Ws>::new(&format!("ws://127.0.0.1:{port}/")).unwrap();
+                // Not offered here: any extension in the reply is one that was not offered.
+                conn.set_websocket_permessage_deflate(false);
                 conn.on_connect(|c| {
                     c.send("queued, never sent");
                 });
@@ -431,7 +434,7 @@ fn client_urls_and_schemes() {
 }
 
 #[test]
-fn permessage_deflate_is_offered_and_used_both_ways_with_our_server() {
+fn permessage_deflate_is_offered_by_default_and_used_both_ways_with_our_server() {
     let rx = run(|tx: mpsc::Sender<String>| {
         let server = Worker::<WebSocket>::new("websocket://127.0.0.1:0").unwrap();
         let t = tx.clone();
@@ -449,11 +452,11 @@ fn permessage_deflate_is_offered_and_used_both_ways_with_our_server() {
         client(move || {
             let port = s.local_addrs()[0].port();
             for deflate in [true, false] {
-                let conn = AsyncTcpConnection::<Ws>::with_protocol(
-                    &format!("ws://127.0.0.1:{port}/"),
-                    Ws::new().permessage_deflate(deflate),
-                )
-                .unwrap();
+                // On by default; off through the connection (or `Ws::new().permessage_deflate`).
+                let conn = AsyncTcpConnection::<Ws>::new(&format!("ws://127.0.0.1:{port}/")).unwrap();
+                if !deflate {
+                    conn.set_websocket_permessage_deflate(false);
+                }
                 let t = tx.clone();
                 conn.on_websocket_connect(move |c, resp| {
                     t.send(format!(

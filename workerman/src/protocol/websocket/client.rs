@@ -36,8 +36,8 @@
 //! Unlike Workerman's `Ws` (an all-zero masking key), every frame is masked with a key from the
 //! operating system's random source, as RFC 6455 §5.3 requires. A bad handshake reply (not 101,
 //! wrong `Sec-WebSocket-Accept`, an extension or subprotocol that was not offered) reports
-//! `on_error(ConnectFailed)` and closes. permessage-deflate (RFC 7692) is offered when turned
-//! on with [`Ws::permessage_deflate`]`(true)`; when the server accepts it, data messages are
+//! `on_error(ConnectFailed)` and closes. permessage-deflate (RFC 7692) is offered unless turned
+//! off with [`Ws::permessage_deflate`]`(false)`; when the server accepts it, data messages are
 //! sent compressed and compressed messages inflated (see [`is_deflate`](crate::TcpConnection::is_deflate)).
 
 use std::cell::RefCell;
@@ -57,13 +57,25 @@ pub use super::machine::random_mask;
 /// §7.1.1: the server closes first) before closing it itself: 2 s.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
-#[derive(Default, Debug, Clone)]
+#[derive(Debug, Clone)]
 struct Config {
     headers: Vec<(String, String)>,
     origin: Option<String>,
     protocols: Vec<String>,
     ping_interval: Option<Duration>,
     deflate: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            headers: Vec::new(),
+            origin: None,
+            protocols: Vec::new(),
+            ping_interval: None,
+            deflate: true,
+        }
+    }
 }
 
 /// The `ws://` client protocol: handshake options, one instance per
@@ -84,7 +96,7 @@ impl std::fmt::Debug for Ws {
 }
 
 impl Ws {
-    /// No extra headers, no origin, no subprotocol, no ping interval.
+    /// No extra headers, no origin, no subprotocol, no ping interval; permessage-deflate offered.
     pub fn new() -> Self {
         Self::default()
     }
@@ -107,10 +119,15 @@ impl Ws {
         self
     }
 
-    /// Whether to offer permessage-deflate (default `false`, as Workerman's client).
+    /// Whether to offer permessage-deflate (default `true`, as browsers do; Workerman's client
+    /// does not offer it).
     pub fn permessage_deflate(self, on: bool) -> Self {
-        self.config.borrow_mut().deflate = on;
+        self.set_deflate(on);
         self
+    }
+
+    pub(crate) fn set_deflate(&self, on: bool) {
+        self.config.borrow_mut().deflate = on;
     }
 
     /// Sends a ping every `interval` while the connection is open.

@@ -155,6 +155,12 @@ impl AsyncTcpConnection<Ws> {
         self.protocol().set_origin(origin.into());
     }
 
+    /// Whether the handshake offers permessage-deflate (default on; the server may still
+    /// decline). Takes effect at the next (re)connect.
+    pub fn set_websocket_permessage_deflate(&self, on: bool) {
+        self.protocol().set_deflate(on);
+    }
+
     /// Offers a subprotocol in `Sec-WebSocket-Protocol` (Workerman's `websocketClientProtocol`);
     /// call again to offer several. The one the server chose is
     /// [`HandshakeResponse::protocol`]; a choice not offered fails the handshake.
@@ -204,8 +210,8 @@ impl TcpConnection<Ws> {
         self.with_protocol_state(|s| s.core.send_type)
     }
 
-    /// Whether the server accepted permessage-deflate (offered with
-    /// [`Ws::permessage_deflate`](crate::protocol::Ws::permessage_deflate)`(true)`).
+    /// Whether the server accepted permessage-deflate (offered unless turned off with
+    /// [`set_websocket_permessage_deflate`](crate::AsyncTcpConnection::set_websocket_permessage_deflate)`(false)`).
     pub fn is_deflate(&self) -> bool {
         self.with_protocol_state(|s| s.core.deflate.is_some())
     }
