@@ -2,12 +2,16 @@
 //! and [`Live`], the guard that keeps a connection counted and listed exactly while it is open.
 
 use std::rc::Rc;
+use std::time::Duration;
 
 use super::registry::{self, Entry};
 use super::{Mode, Status, TcpConnection, pool};
 use crate::panic::guard;
 use crate::protocol::Protocol;
 use crate::stats;
+
+/// How long [`TcpConnection::end`] waits for the peer to close after the half-close: 2 s.
+pub const DEFAULT_END_LINGER: Duration = Duration::from_secs(2);
 
 /// A live connection: counted in `status` and listed by `connections` from creation to drop,
 /// so the counter and the registry can never disagree with each other.
@@ -58,6 +62,62 @@ impl<P: Protocol> TcpConnection<P> {
         } else {
             self.destroy();
         }
+    }
+
+    /// Ends the connection politely: sends what is queued, then half-closes (the peer reads end
+    /// of stream), then waits up to [`DEFAULT_END_LINGER`] (2 s) for the peer to close its side,
+    /// and closes. Messages the peer sends meanwhile still reach `on_message`; do not send after
+    /// `end()` (the socket no longer writes). `on_close` runs once, when the peer closed or the
+    /// linger ran out. Use it where a peer must read everything before seeing the close (a
+    /// `close()` right after a large reply can turn into a reset when the peer still sends).
+    /// Over TLS (no plain half-close), and before the connection is established, it is
+    /// [`close`](Self::close).
+    ///
+    /// ```no_run
+    /// # use workerman::{TcpConnection, protocol::Text};
+    /// fn bye(conn: &TcpConnection<Text>) {
+    ///     conn.send("bye");
+    ///     conn.end();
+    /// }
+    /// ```
+    pub fn end(&self) {
+        self.end_with_linger(DEFAULT_END_LINGER);
+    }
+
+    /// [`end`](Self::end) with another linger: how long to wait for the peer to close after the
+    /// half-close.
+    pub fn end_with_linger(&self, linger: Duration) {
+        if self.inner.st.borrow().status != Status::Established {
+            return self.close();
+        }
+        let conn = self.clone();
+        crate::task::spawn(async move {
+            conn.drained().await;
+            if conn.status() != Status::Established {
+                return;
+            }
+            let half_closed = {
+                let io = conn.inner.io.borrow();
+                io.as_ref().map(|io| io.shutdown_write())
+            };
+            match half_closed {
+                Some(Ok(true)) => {}
+                // TLS, or the socket is gone: an ordinary close.
+                _ => return conn.close(),
+            }
+            // The driver destroys the connection when it reads the peer's end of stream.
+            let peer_closed = async {
+                loop {
+                    let notified = conn.inner.drain.notified();
+                    if conn.inner.st.borrow().status == Status::Closed {
+                        return;
+                    }
+                    notified.await;
+                }
+            };
+            let _ = tokio::time::timeout(linger, peer_closed).await;
+            conn.destroy();
+        });
     }
 
     /// Closes because the process stops or reloads: the protocol's service says goodbye first

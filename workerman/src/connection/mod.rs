@@ -58,6 +58,7 @@ mod write;
 pub use broadcast::broadcast;
 pub(crate) use callbacks::{Callbacks, MessageFn};
 pub use client::{AsyncTcpConnection, AsyncUdpConnection};
+pub use close::DEFAULT_END_LINGER;
 use close::Live;
 use data::Extensions;
 pub(crate) use stream::Io;

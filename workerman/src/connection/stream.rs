@@ -152,6 +152,18 @@ impl Io {
         }
     }
 
+    /// Half-closes the socket (`shutdown(SHUT_WR)`: the peer reads end of stream, and may still
+    /// send). `Ok(false)` where there is no plain half-close: TLS (its close would need a
+    /// close_notify first) and UDP.
+    pub fn shutdown_write(&self) -> io::Result<bool> {
+        let how = std::net::Shutdown::Write;
+        match self {
+            Io::Tcp(s) => socket2::SockRef::from(&*s.borrow()).shutdown(how).map(|_| true),
+            Io::Unix(s) => socket2::SockRef::from(&*s.borrow()).shutdown(how).map(|_| true),
+            Io::TlsServer(_) | Io::TlsClient(_) | Io::Udp { .. } => Ok(false),
+        }
+    }
+
     /// The socket's file descriptor (under TLS, the TCP socket's).
     pub fn raw_fd(&self) -> std::os::fd::RawFd {
         use std::os::fd::AsRawFd;
