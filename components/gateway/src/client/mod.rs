@@ -663,30 +663,18 @@ impl GatewayClient {
 
     /// The distinct uids bound to members of `group`.
     pub async fn get_uid_list_by_group(&self, group: &str) -> Result<Vec<String>> {
-        let q = json!({"fields": ["uid"], "where": {"groups": [group]}});
-        let mut out: Vec<String> = Vec::new();
-        for (_, v) in self
-            .query_all(&Packet::new(cmd::SELECT).with_ext(q.to_string()))
-            .await?
-        {
-            for (_, row) in v.as_array().into_iter().flat_map(|a| a.iter()) {
-                let uid = row
-                    .as_array()
-                    .and_then(|r| r.get_str("uid"))
-                    .and_then(php::scalar_bytes);
-                if let Some(u) = uid.map(|b| String::from_utf8_lossy(&b).into_owned())
-                    && !out.contains(&u)
-                {
-                    out.push(u);
-                }
-            }
-        }
-        Ok(out)
+        self.distinct_uids(json!({"groups": [group]})).await
     }
 
     /// Every uid bound on any gateway (GatewayWorker's `getAllUidList`), each once.
     pub async fn get_all_uid_list(&self) -> Result<Vec<String>> {
-        let q = json!({"fields": ["uid"], "where": []});
+        self.distinct_uids(json!([])).await
+    }
+
+    /// The uids of the clients a `SELECT` with `where_` finds on every gateway, each once, in
+    /// the order first seen.
+    async fn distinct_uids(&self, where_: serde_json::Value) -> Result<Vec<String>> {
+        let q = json!({"fields": ["uid"], "where": where_});
         let mut out: Vec<String> = Vec::new();
         for (_, v) in self
             .query_all(&Packet::new(cmd::SELECT).with_ext(q.to_string()))
@@ -722,10 +710,7 @@ impl GatewayClient {
             .await?
         {
             for (k, n) in v.as_array().into_iter().flat_map(|a| a.iter()) {
-                let g = match k {
-                    php_serialize::Key::Int(i) => i.to_string(),
-                    php_serialize::Key::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-                };
+                let g = key_string(k);
                 *out.entry(g).or_default() += n.as_int().unwrap_or(0).max(0) as usize;
             }
         }
@@ -741,10 +726,7 @@ impl GatewayClient {
             .await?
         {
             for (k, ids) in v.as_array().into_iter().flat_map(|a| a.iter()) {
-                let uid = match k {
-                    php_serialize::Key::Int(i) => i.to_string(),
-                    php_serialize::Key::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-                };
+                let uid = key_string(k);
                 out.entry(uid).or_default().extend(ids_of(&gw, ids));
             }
         }
@@ -754,6 +736,14 @@ impl GatewayClient {
     /// How many distinct uids are bound to members of `group`.
     pub async fn get_uid_count_by_group(&self, group: &str) -> Result<usize> {
         Ok(self.get_uid_list_by_group(group).await?.len())
+    }
+}
+
+/// An array key as the string PHP would give it (`(string)$k`).
+fn key_string(k: &php_serialize::Key) -> String {
+    match k {
+        php_serialize::Key::Int(i) => i.to_string(),
+        php_serialize::Key::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
     }
 }
 
