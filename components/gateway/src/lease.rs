@@ -20,7 +20,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 
@@ -211,10 +211,16 @@ async fn follow(source: &Source, on_list: &Rc<dyn Fn(Vec<String>)>, failing: &mu
                 on_list(list.clone());
                 last = Some(list);
             }
+            let closed = || Error::Discovery(format!("{} (subscription closed)", source.address));
             tokio::select! {
-                m = messages.next() => if m.is_none() {
-                    return Err(Error::Discovery(format!("{} (subscription closed)", source.address)));
-                },
+                m = messages.next() => {
+                    m.ok_or_else(closed)?;
+                    // Announcements that arrived together (gateways starting at once) are one
+                    // list query, not one each.
+                    while let Some(m) = messages.next().now_or_never() {
+                        m.ok_or_else(closed)?;
+                    }
+                }
                 _ = tokio::time::sleep(source.lease / 2) => {}
             }
         }
