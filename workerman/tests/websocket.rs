@@ -384,3 +384,32 @@ fn on_websocket_connected_runs_after_the_101_is_written() {
     drop(c);
     stop(server, addr);
 }
+
+#[test]
+fn frames_sent_from_on_connect_wait_for_the_handshake() {
+    // Workerman buffers what onConnect sends on a websocket connection until the handshake is
+    // done; here too: the frames follow the 101, in order, before the reply to the first message.
+    let Served {
+        addr,
+        rx: _rx,
+        thread: server,
+    } = serve(|_: mpsc::Sender<()>| {
+        let w = echo_worker(WebSocket::new());
+        w.on_connect(|conn| {
+            conn.send("first");
+            conn.send(Message::Binary(vec![1, 2].into()));
+        });
+        w.on_websocket_connect(|conn, _, _| {
+            conn.send("from the handshake hook");
+        });
+        w
+    });
+    let mut c = Client::connect(addr, "/?token=ok");
+    assert_eq!(c.frame(), Some((0x81, b"first".to_vec())));
+    assert_eq!(c.frame(), Some((0x82, vec![1, 2])));
+    assert_eq!(c.frame(), Some((0x81, b"from the handshake hook".to_vec())));
+    c.send(0x1, b"echo");
+    assert_eq!(c.frame(), Some((0x81, b"echo".to_vec())));
+    drop(c);
+    stop(server, addr);
+}

@@ -40,7 +40,7 @@ fn handshake_masks_fragments_ping_and_close_against_a_raw_server() {
         // Offered by default; this server does not accept it, so frames stay uncompressed.
         assert_eq!(
             header(&head, "sec-websocket-extensions").as_deref(),
-            Some("permessage-deflate; client_max_window_bits"),
+            Some("permessage-deflate; client_max_window_bits; client_no_context_takeover"),
             "offered by default"
         );
         assert!(header(&head, "bad header").is_none());
@@ -491,7 +491,9 @@ fn permessage_deflate_is_offered_by_default_and_used_both_ways_with_our_server()
         got,
         [
             "client deflate=false ext=None",
-            "client deflate=true ext=Some(\"permessage-deflate; server_no_context_takeover\")",
+            // Our client says it resets its compressor per message; our server takes the hint
+            // (no per-connection inflater for it).
+            "client deflate=true ext=Some(\"permessage-deflate; server_no_context_takeover; client_no_context_takeover\")",
             // The echo came back compressed too: 20000 bytes in fewer than 5000.
             "echo 20000 bytes, read<5000=true",
             "server deflate=true read<5000=true",

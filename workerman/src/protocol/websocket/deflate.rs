@@ -32,8 +32,11 @@ pub struct Params {
 }
 
 /// What the `ws://` client offers: permessage-deflate, letting the server limit the client's
-/// window (which it honours with full flushes, as the server side does).
-pub const CLIENT_OFFER: &str = "permessage-deflate; client_max_window_bits";
+/// window (which it honours with full flushes, as the server side does), and saying
+/// `client_no_context_takeover` because that is what the client does anyway: like the server, it
+/// compresses each message with the per-process compressor, reset after the message (§7.1.1.2:
+/// a hint the server may rely on, so it needs no context of its own to inflate our messages).
+pub const CLIENT_OFFER: &str = "permessage-deflate; client_max_window_bits; client_no_context_takeover";
 
 /// Checks the server's answer to [`CLIENT_OFFER`] (its `Sec-WebSocket-Extensions` value): one
 /// `permessage-deflate` with known, single, well-formed parameters (RFC 7692 §7.1), or why not.
