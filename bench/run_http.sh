@@ -12,6 +12,9 @@
 # Settings (environment): ROUNDS (2), DURATION seconds per run (8), CONNS (100), DEPTH pipelining
 # depth (16), WRK_THREADS (1), PORTS: HYPER_PORT (2460) NGINX_PORT (2461) WM_PORT (2462);
 # PIN=1 pins the servers to CPU 0 and wrk to CPU 1 (default when the machine has 2+ CPUs).
+# BASE_BIN=DIR adds a fourth server, `wm-base`: DIR/examples/http_hello of another build of
+# workerman (an earlier commit, built with its own CARGO_TARGET_DIR) on WM_BASE_PORT (2463), run
+# in the same rounds, so a change is compared with what came before on the same machine and load.
 # Needs wrk and nginx (apt-get install wrk nginx-light). Everything it starts is stopped on exit.
 set -euo pipefail
 
@@ -23,6 +26,13 @@ WRK_THREADS=${WRK_THREADS:-1}
 HYPER_PORT=${HYPER_PORT:-2460}
 NGINX_PORT=${NGINX_PORT:-2461}
 WM_PORT=${WM_PORT:-2462}
+WM_BASE_PORT=${WM_BASE_PORT:-2463}
+BASE_BIN=${BASE_BIN:-}
+SERVERS="hyper nginx workerman"
+if [[ -n $BASE_BIN ]]; then
+    [[ -x $BASE_BIN/examples/http_hello ]] || { echo "BASE_BIN: no $BASE_BIN/examples/http_hello" >&2; exit 1; }
+    SERVERS="$SERVERS wm-base"
+fi
 HOST=127.0.0.1
 if [[ -z ${PIN:-} ]]; then
     if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then PIN=1; else PIN=0; fi
@@ -46,13 +56,15 @@ if [[ $PIN == 1 ]]; then
     LOAD_CPU=(taskset -c 1)
 fi
 
-HYPER_PID= NGINX_STARTED= WM_STARTED=
+HYPER_PID= NGINX_STARTED= WM_STARTED= BASE_STARTED=
 export WORKERMAN_PID_FILE=$WORK/wm.pid WORKERMAN_LOG_FILE=$WORK/wm.log
 cleanup() {
     set +e
     [[ -n $HYPER_PID ]] && kill "$HYPER_PID" 2>/dev/null && wait "$HYPER_PID" 2>/dev/null
     [[ -n $NGINX_STARTED && -f $WORK/nginx.pid ]] && kill -QUIT "$(cat "$WORK/nginx.pid")" 2>/dev/null
     [[ -n $WM_STARTED ]] && timeout 10 "$BIN/examples/http_hello" stop >/dev/null
+    [[ -n $BASE_STARTED ]] && WORKERMAN_PID_FILE=$WORK/base.pid WORKERMAN_LOG_FILE=$WORK/base.log \
+        timeout 10 "$BASE_BIN/examples/http_hello" stop >/dev/null
     sleep 0.5
     rm -rf "$WORK"
 }
@@ -66,7 +78,7 @@ wait_port() {
     echo "server on port $1 did not come up" >&2
     return 1
 }
-for port in "$HYPER_PORT" "$NGINX_PORT" "$WM_PORT"; do
+for port in "$HYPER_PORT" "$NGINX_PORT" "$WM_PORT" "$WM_BASE_PORT"; do
     if port_open "$port"; then echo "port $port is already in use" >&2; exit 1; fi
 done
 
@@ -100,6 +112,17 @@ HTTP_HELLO_ADDR=$HOST:$WM_PORT HTTP_HELLO_COUNT=1 "${SERVER_CPU[@]}" "$BIN/examp
     exit 1
 }
 WM_STARTED=1
+if [[ -n $BASE_BIN ]]; then
+    WORKERMAN_PID_FILE=$WORK/base.pid WORKERMAN_LOG_FILE=$WORK/base.log HTTP_HELLO_ADDR=$HOST:$WM_BASE_PORT \
+        HTTP_HELLO_COUNT=1 "${SERVER_CPU[@]}" "$BASE_BIN/examples/http_hello" start -d >"$WORK/base.out" 2>&1 || {
+        cat "$WORK/base.out" >&2
+        exit 1
+    }
+    BASE_STARTED=1
+    wait_port "$WM_BASE_PORT"
+    BASE_MASTER=$(cat "$WORK/base.pid")
+    for ((i = 0; i < 200; i++)); do [[ -n $(pgrep -P "$BASE_MASTER" || true) ]] && break; sleep 0.05; done
+fi
 wait_port "$HYPER_PORT"
 wait_port "$NGINX_PORT"
 wait_port "$WM_PORT"
@@ -113,10 +136,11 @@ server_pids() {
     hyper) echo "$HYPER_PID" ;;
     nginx) echo "$NGINX_MASTER" $(pgrep -P "$NGINX_MASTER" || true) ;;
     workerman) echo "$WM_MASTER" $(pgrep -P "$WM_MASTER" || true) ;;
+    wm-base) echo "$BASE_MASTER" $(pgrep -P "$BASE_MASTER" || true) ;;
     esac
 }
 server_port() {
-    case $1 in hyper) echo "$HYPER_PORT" ;; nginx) echo "$NGINX_PORT" ;; workerman) echo "$WM_PORT" ;; esac
+    case $1 in hyper) echo "$HYPER_PORT" ;; nginx) echo "$NGINX_PORT" ;; workerman) echo "$WM_PORT" ;; wm-base) echo "$WM_BASE_PORT" ;; esac
 }
 cpu_ticks() {
     local u=0 s=0 pid rest
@@ -129,7 +153,7 @@ cpu_ticks() {
     echo "$u $s"
 }
 
-for name in hyper nginx workerman; do
+for name in $SERVERS; do
     body=$(curl -s "http://$HOST:$(server_port $name)/") || true
     [[ $body == "hello world" ]] || { echo "$name answered '$body'" >&2; exit 1; }
 done
@@ -162,7 +186,7 @@ run_one() {
 
 echo "== load: $ROUNDS rounds x ${DURATION}s per server and mode, $CONNS conns, wrk -t$WRK_THREADS, depth $DEPTH, pin=$PIN"
 for ((r = 1; r <= ROUNDS; r++)); do
-    if ((r % 2)); then order="hyper nginx workerman"; else order="workerman nginx hyper"; fi
+    if ((r % 2)); then order=$SERVERS; else order=$(tr ' ' '\n' <<<"$SERVERS" | tac | paste -sd' '); fi
     for mode in plain pipelined; do
         for name in $order; do run_one "$name" "$mode" "$r"; done
     done
@@ -172,7 +196,7 @@ echo
 echo "== results (all rounds summed; server CPU = utime+stime of the server's processes; CLK_TCK=$CLK_TCK)"
 printf "%-22s %12s %10s %8s %12s %12s %12s %14s\n" server/mode requests "req/s" errors "user us/req" "sys us/req" "total us/req" "req/CPU-s"
 for mode in plain pipelined; do
-    for name in hyper nginx workerman; do
+    for name in $SERVERS; do
         k="$name/$mode"
         awk -v k="$k" -v q="${REQS[$k]}" -v t="${SECS[$k]}" -v e="${ERRS[$k]}" -v u="${UT[$k]}" -v s="${ST[$k]}" -v hz="$CLK_TCK" \
             'BEGIN { c = (u + s) / hz; printf "%-22s %12d %10.0f %8d %12.3f %12.3f %12.3f %14.0f\n", k, q, q / t, e, u / hz * 1e6 / q, s / hz * 1e6 / q, c * 1e6 / q, (c > 0 ? q / c : 0) }'
@@ -188,3 +212,10 @@ awk -v wp="${REQS[workerman/plain]}" -v np="${REQS[nginx/plain]}" -v hp="${REQS[
         wc = wq / (wu + ws); hc = hq / (hu + hs)
         printf "pipelined requests per server-CPU-second: workerman/hyper %.2fx   (target >= 1.5x)\n", wc / hc
     }'
+if [[ -n $BASE_BIN ]]; then
+    for mode in plain pipelined; do
+        awk -v m="$mode" -v wq="${REQS[workerman/$mode]}" -v wu="${UT[workerman/$mode]}" -v ws="${ST[workerman/$mode]}" \
+            -v bq="${REQS[wm-base/$mode]}" -v bu="${UT[wm-base/$mode]}" -v bs="${ST[wm-base/$mode]}" \
+            'BEGIN { printf "%s: workerman / wm-base CPU per request: user %.2fx, total %.2fx; throughput %.2fx\n", m, (wu / wq) / (bu / bq), ((wu + ws) / wq) / ((bu + bs) / bq), wq / bq }'
+    done
+fi

@@ -12,6 +12,8 @@
 #
 # Settings (environment): ROUNDS (3), DURATION s (6), CONNS (50), THREADS (1), SIZE bytes (32),
 # CONNS_IDLE (10000), WM_PORT (2470), TT_PORT (2471), PIN (1 with taskset and 2+ CPUs).
+# BASE_BIN=DIR adds `wm-base`: DIR/examples/websocket_echo of another build of workerman (an
+# earlier commit, built with its own CARGO_TARGET_DIR) on WM_BASE_PORT (2472), in the same rounds.
 # Everything it starts is stopped on exit.
 set -euo pipefail
 ROUNDS=${ROUNDS:-3}
@@ -22,6 +24,12 @@ SIZE=${SIZE:-32}
 CONNS_IDLE=${CONNS_IDLE:-10000}
 WM_PORT=${WM_PORT:-2470}
 TT_PORT=${TT_PORT:-2471}
+WM_BASE_PORT=${WM_BASE_PORT:-2472}
+BASE_BIN=${BASE_BIN:-}
+if [[ -n $BASE_BIN && ! -x $BASE_BIN/examples/websocket_echo ]]; then
+    echo "BASE_BIN: no $BASE_BIN/examples/websocket_echo" >&2
+    exit 1
+fi
 HOST=127.0.0.1
 if [[ -z ${PIN:-} ]]; then
     if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then PIN=1; else PIN=0; fi
@@ -39,12 +47,14 @@ CLK_TCK=$(getconf CLK_TCK)
 SERVER_CPU=() LOAD_CPU=()
 if [[ $PIN == 1 ]]; then SERVER_CPU=(taskset -c 0) LOAD_CPU=(taskset -c 1); fi
 
-TT_PID= WM_STARTED= IDLE_PID=
+TT_PID= WM_STARTED= IDLE_PID= BASE_STARTED=
+base_env() { env WORKERMAN_PID_FILE="$WORK/base.pid" WORKERMAN_LOG_FILE="$WORK/base.log" WORKERMAN_STDOUT_FILE="$WORK/base.out" "$@"; }
 cleanup() {
     set +e
     [[ -n $IDLE_PID ]] && kill "$IDLE_PID" 2>/dev/null && wait "$IDLE_PID" 2>/dev/null
     [[ -n $TT_PID ]] && kill "$TT_PID" 2>/dev/null && wait "$TT_PID" 2>/dev/null
     [[ -n $WM_STARTED ]] && timeout 10 "$BIN/examples/websocket_echo" stop >/dev/null
+    [[ -n $BASE_STARTED ]] && base_env timeout 10 "$BASE_BIN/examples/websocket_echo" stop >/dev/null
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -57,7 +67,7 @@ wait_port() {
     echo "port $1 did not open" >&2
     return 1
 }
-for port in "$WM_PORT" "$TT_PORT"; do
+for port in "$WM_PORT" "$TT_PORT" "$WM_BASE_PORT"; do
     if port_open "$port"; then echo "port $port is busy" >&2; exit 1; fi
 done
 
@@ -71,9 +81,30 @@ wait_port "$WM_PORT"
 WM_MASTER=$(cat "$WORKERMAN_PID_FILE")
 for ((i = 0; i < 200; i++)); do [[ -n $(pgrep -P "$WM_MASTER" || true) ]] && break; sleep 0.05; done
 WM_WORKER=$(pgrep -P "$WM_MASTER")
+NAMES="tokio-tungstenite workerman"
+if [[ -n $BASE_BIN ]]; then
+    base_env WEBSOCKET_ECHO_ADDR=$HOST:$WM_BASE_PORT "${SERVER_CPU[@]}" "$BASE_BIN/examples/websocket_echo" start -d >"$WORK/base.start" 2>&1
+    BASE_STARTED=1
+    wait_port "$WM_BASE_PORT"
+    BASE_MASTER=$(cat "$WORK/base.pid")
+    for ((i = 0; i < 200; i++)); do [[ -n $(pgrep -P "$BASE_MASTER" || true) ]] && break; sleep 0.05; done
+    BASE_WORKER=$(pgrep -P "$BASE_MASTER")
+    NAMES="$NAMES wm-base"
+fi
 
-server_pids() { [[ $1 == tokio-tungstenite ]] && echo "$TT_PID" || echo "$WM_MASTER $WM_WORKER"; }
-server_port() { [[ $1 == tokio-tungstenite ]] && echo "$TT_PORT" || echo "$WM_PORT"; }
+server_pids() {
+    case $1 in
+    tokio-tungstenite) echo "$TT_PID" ;;
+    workerman) echo "$WM_MASTER $WM_WORKER" ;;
+    wm-base) echo "$BASE_MASTER $BASE_WORKER" ;;
+    esac
+}
+server_port() {
+    case $1 in tokio-tungstenite) echo "$TT_PORT" ;; workerman) echo "$WM_PORT" ;; wm-base) echo "$WM_BASE_PORT" ;; esac
+}
+serving_pid() {
+    case $1 in tokio-tungstenite) echo "$TT_PID" ;; workerman) echo "$WM_WORKER" ;; wm-base) echo "$BASE_WORKER" ;; esac
+}
 cpu_ticks() {
     local u=0 s=0 pid rest
     for pid in "$@"; do
@@ -86,11 +117,10 @@ cpu_ticks() {
 }
 
 declare -A MSGS SECS UT ST
-NAMES="tokio-tungstenite workerman"
 for n in $NAMES; do MSGS[$n]=0 SECS[$n]=0 UT[$n]=0 ST[$n]=0; done
 echo "== echo: $ROUNDS rounds x ${DURATION}s, $CONNS conns, $THREADS load threads, $SIZE-byte text messages, pin=$PIN"
 for ((r = 1; r <= ROUNDS; r++)); do
-    if ((r % 2)); then order="tokio-tungstenite workerman"; else order="workerman tokio-tungstenite"; fi
+    if ((r % 2)); then order=$NAMES; else order=$(tr ' ' '\n' <<<"$NAMES" | tac | paste -sd' '); fi
     for n in $order; do
         pids=$(server_pids "$n")
         read -r bu bs <<<"$(cpu_ticks $pids)"
@@ -117,13 +147,18 @@ awk -v mt="${MSGS[tokio-tungstenite]}" -v ut="${UT[tokio-tungstenite]}" -v st="$
     -v mw="${MSGS[workerman]}" -v uw="${UT[workerman]}" -v sw="${ST[workerman]}" 'BEGIN {
     if (mt == 0 || mw == 0 || ut == 0) { print "ratio: n/a"; exit }
     printf "ratio workerman/tokio-tungstenite: user %.2fx, total %.2fx  (target: user <= 0.5x)\n", (uw / mw) / (ut / mt), ((uw + sw) / mw) / ((ut + st) / mt) }'
+if [[ -n $BASE_BIN ]]; then
+    awk -v mb="${MSGS[wm-base]}" -v ub="${UT[wm-base]}" -v sb="${ST[wm-base]}" \
+        -v mw="${MSGS[workerman]}" -v uw="${UT[workerman]}" -v sw="${ST[workerman]}" 'BEGIN {
+        printf "ratio workerman/wm-base CPU per message: user %.2fx, total %.2fx; throughput %.2fx\n", (uw / mw) / (ub / mb), ((uw + sw) / mw) / ((ub + sb) / mb), mw / mb }'
+fi
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 echo
 echo "== memory: $CONNS_IDLE idle connections per server (sources 127.0.0.2-5)"
 printf "%-18s %12s %12s %14s\n" server "RSS before" "RSS after" "bytes/conn"
 for n in $NAMES; do
-    pid=$([[ $n == tokio-tungstenite ]] && echo "$TT_PID" || echo "$WM_WORKER")
+    pid=$(serving_pid "$n")
     before=$(rss_kb "$pid")
     "$BIN/ws_load" idle --addr "$HOST:$(server_port "$n")" --conns "$CONNS_IDLE" --sources 4 --hold 600 >"$WORK/idle.out" 2>&1 &
     IDLE_PID=$!
