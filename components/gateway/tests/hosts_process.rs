@@ -54,6 +54,38 @@ fn say(from: &mut Ws, to: &mut [&mut Ws], text: &str) {
     assert_eq!(from.expect_event(text)["content"], json!(text));
 }
 
+/// Waits until `from`'s business worker reaches `to`'s host: a business worker learns of a
+/// gateway (from the Register or from Redis) and links to it asynchronously, so a worker that has
+/// just started can take `from`'s events before its link to the other host's gateways is up, and
+/// what it sends there meanwhile is lost (as in GatewayWorker). Says numbered probes until one
+/// arrives, then drains `from`'s own copies of them (the room includes the sender).
+fn wait_routed(from: &mut Ws, to: &mut Ws, tag: &str) {
+    let deadline = std::time::Instant::now() + common::WAIT;
+    let mut sent = 0;
+    'probe: loop {
+        assert!(std::time::Instant::now() < deadline, "{tag}: no probe got through");
+        sent += 1;
+        let text = format!("{tag}-probe-{sent}");
+        from.send_json(&json!({"type": "say", "to_client_id": "all", "to_client_name": "all", "content": text}));
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        while let Some(m) = to.recv(until.saturating_duration_since(std::time::Instant::now())) {
+            let m: serde_json::Value = serde_json::from_str(&m).unwrap_or_default();
+            if m["type"] == "ping" {
+                to.send(r#"{"type":"pong"}"#);
+            } else if m["content"]
+                .as_str()
+                .is_some_and(|c| c.starts_with(&format!("{tag}-probe-")))
+            {
+                break 'probe;
+            }
+        }
+    }
+    // Later probes may still arrive at `to`; `from` gets every one of its own.
+    let last = format!("{tag}-probe-{sent}");
+    while from.expect_event(&last)["content"] != json!(last) {}
+    while to.recv(std::time::Duration::from_millis(200)).is_some() {}
+}
+
 #[test]
 fn two_hosts_share_rooms_uids_and_survive_a_register_restart() {
     let a = host("127.0.0.2", "register,gateway,worker", 9);
@@ -66,6 +98,7 @@ fn two_hosts_share_rooms_uids_and_survive_a_register_restart() {
     );
     let m = x.expect_event("the other host's login");
     assert_eq!(m["client_id"], json!(y_id));
+    wait_routed(&mut x, &mut y, "a-to-b");
     say(&mut x, &mut [&mut y], "a-to-b");
     say(&mut y, &mut [&mut x], "b-to-a");
 
@@ -155,6 +188,7 @@ fn two_hosts_with_redis_discovery_survive_a_redis_restart() {
         "{x_id} {y_id}"
     );
     assert_eq!(x.expect_event("the other host's login")["client_id"], json!(y_id));
+    wait_routed(&mut x, &mut y, "a-to-b");
     say(&mut x, &mut [&mut y], "a-to-b");
     say(&mut y, &mut [&mut x], "b-to-a");
 
@@ -198,6 +232,7 @@ fn two_hosts_with_redis_discovery_survive_a_redis_restart() {
         let now = common::children(master);
         (now.len() == 8 && now.iter().filter(|p| !workers.contains(p)).count() == 4).then_some(())
     });
+    wait_routed(&mut x, &mut y, "after-reload");
     say(&mut x, &mut [&mut y], "after-redis-restart");
     say(&mut y, &mut [&mut x], "and-back");
     rt.block_on(async { gw.send_to_uid(&["yb"], "again").await.unwrap() });
