@@ -3,11 +3,19 @@
 //! Each frame is parsed into a [`Command`](crate::wire::Command) and applied to the process's
 //! [`State`]. Deliveries are not written one by one: they gather in a per-subscriber buffer and a
 //! flush task, spawned once per loop tick, hands each subscriber everything it got in one write.
+//!
+//! Backpressure instead of loss: while any connection's send buffer is over its limit (a
+//! subscriber slower than the publishers), the server stops reading from every connection, so
+//! publishers wait (their clients queue, bounded) and no event is dropped. A connection that stays
+//! over the limit for [`DEFAULT_SLOW_SUBSCRIBER_TIMEOUT`] (it does not read) is closed with a log
+//! line and everyone else carries on. PHP's server instead drops what does not fit a full buffer.
 
 mod state;
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::Duration;
 
 use workerman::protocol::Frame;
 use workerman::{TcpConnection, Worker};
@@ -21,6 +29,10 @@ pub const DEFAULT_ADDRESS: &str = "frame://0.0.0.0:2206";
 
 /// The largest frame accepted by default (PHP's `TcpConnection::$defaultMaxPackageSize`).
 pub const DEFAULT_MAX_PACKAGE_SIZE: usize = 10 * 1024 * 1024;
+
+/// How long a connection may stay over its send-buffer limit before it is closed (see
+/// [`ChannelServer::set_slow_subscriber_timeout`]).
+pub const DEFAULT_SLOW_SUBSCRIBER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A Channel server: a [`Worker`] named `ChannelServer`, one process, not reloadable (a reload
 /// would lose every subscription and queued item), byte-compatible with PHP's `Channel\Server`.
@@ -42,8 +54,13 @@ pub struct ChannelServer {
 
 struct Shared {
     state: RefCell<State>,
-    conns: RefCell<std::collections::HashMap<ConnId, TcpConnection<Frame>>>,
+    conns: RefCell<HashMap<ConnId, TcpConnection<Frame>>>,
     flush_scheduled: Cell<bool>,
+    /// Connections over their send-buffer limit, each with a generation number (so that the
+    /// eviction timer of an earlier episode does not close a connection that drained since).
+    full: RefCell<HashMap<ConnId, u64>>,
+    full_generation: Cell<u64>,
+    slow_timeout: Cell<Duration>,
 }
 
 impl ChannelServer {
@@ -60,17 +77,28 @@ impl ChannelServer {
             state: RefCell::new(State::new(None)),
             conns: RefCell::new(Default::default()),
             flush_scheduled: Cell::new(false),
+            full: RefCell::new(HashMap::new()),
+            full_generation: Cell::new(0),
+            slow_timeout: Cell::new(DEFAULT_SLOW_SUBSCRIBER_TIMEOUT),
         });
         let s = shared.clone();
         worker.on_connect(move |conn| {
             s.state.borrow_mut().open(conn.id());
             s.conns.borrow_mut().insert(conn.id(), conn.clone());
+            if !s.full.borrow().is_empty() {
+                conn.pause_recv();
+            }
         });
         let s = shared.clone();
         worker.on_close(move |conn| {
             s.state.borrow_mut().close(conn.id());
             s.conns.borrow_mut().remove(&conn.id());
+            s.drained(conn.id());
         });
+        let s = shared.clone();
+        worker.on_buffer_full(move |conn| s.over_limit(conn));
+        let s = shared.clone();
+        worker.on_buffer_drain(move |conn| s.drained(conn.id()));
         let s = shared.clone();
         worker.on_message(move |conn, body| s.on_frame(conn, &body));
         Ok(ChannelServer { worker, shared })
@@ -89,7 +117,22 @@ impl ChannelServer {
         self.worker.set_max_package_size(bytes);
     }
 
-    /// The underlying worker (name, user, transport, ...).
+    /// How long a connection may stay over its send-buffer limit (a subscriber that does not
+    /// read) before it is closed (default [`DEFAULT_SLOW_SUBSCRIBER_TIMEOUT`], 10 s). Meanwhile the
+    /// server reads from nobody, so nothing is lost; after it, the others carry on.
+    pub fn set_slow_subscriber_timeout(&self, timeout: Duration) {
+        self.shared.slow_timeout.set(timeout);
+    }
+
+    /// The send-buffer limit of each connection (the worker's `max_send_buffer_size`, 1 MiB by
+    /// default): above it the server stops reading until the connection drains.
+    pub fn set_max_send_buffer_size(&self, bytes: usize) {
+        self.worker.set_max_send_buffer_size(bytes);
+    }
+
+    /// The underlying worker (name, user, transport, ...). Its `on_connect`, `on_close`,
+    /// `on_message`, `on_buffer_full` and `on_buffer_drain` are the server's own: setting them
+    /// replaces the server's behaviour.
     pub fn worker(&self) -> &Worker<Frame> {
         &self.worker
     }
@@ -111,6 +154,52 @@ fn normalize_address(address: &str) -> String {
 }
 
 impl Shared {
+    /// A connection's send buffer went over its limit: the first one stops all reading.
+    fn over_limit(self: &Rc<Self>, conn: &TcpConnection<Frame>) {
+        let generation = self.full_generation.get() + 1;
+        self.full_generation.set(generation);
+        let first = {
+            let mut full = self.full.borrow_mut();
+            let first = full.is_empty();
+            full.insert(conn.id(), generation);
+            first
+        };
+        if first {
+            for c in self.conns.borrow().values() {
+                c.pause_recv();
+            }
+        }
+        let me = self.clone();
+        let conn = conn.clone();
+        let timeout = self.slow_timeout.get();
+        workerman::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if me.full.borrow().get(&conn.id()) == Some(&generation) {
+                Worker::log(&format!(
+                    "ChannelServer: connection {} from {} closed: its send buffer stayed full for {:?} \
+                     (a subscriber that does not read)",
+                    conn.id(),
+                    peer(&conn),
+                    timeout
+                ));
+                conn.destroy();
+            }
+        });
+    }
+
+    /// A connection drained (or closed): when none is over its limit any more, reading resumes.
+    fn drained(&self, id: ConnId) {
+        let last = {
+            let mut full = self.full.borrow_mut();
+            full.remove(&id).is_some() && full.is_empty()
+        };
+        if last {
+            for c in self.conns.borrow().values() {
+                c.resume_recv();
+            }
+        }
+    }
+
     fn on_frame(self: &Rc<Self>, conn: &TcpConnection<Frame>, body: &[u8]) {
         let outcome = match Command::parse(body) {
             Ok(cmd) => self.state.borrow_mut().handle(conn.id(), cmd),
@@ -120,9 +209,7 @@ impl Shared {
             Worker::log(&format!(
                 "ChannelServer: connection {} from {} closed: {why}",
                 conn.id(),
-                conn.remote_address()
-                    .map(|a| a.to_string())
-                    .unwrap_or_else(|| "unix socket".into())
+                peer(conn)
             ));
             conn.destroy();
         }
@@ -143,12 +230,19 @@ impl Shared {
             for (id, bytes) in out {
                 let conn = me.conns.borrow().get(&id).cloned();
                 if let Some(conn) = conn {
-                    // Best effort like PHP: a subscriber whose send buffer is full loses this batch.
+                    // One send may take a buffer past its limit (then reading stops until it
+                    // drains), so what was gathered before the pause is never refused.
                     conn.send_raw(&bytes);
                 }
             }
         });
     }
+}
+
+fn peer(conn: &TcpConnection<Frame>) -> String {
+    conn.remote_address()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "unix socket".into())
 }
 
 #[cfg(test)]
