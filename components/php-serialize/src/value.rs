@@ -108,13 +108,20 @@ impl From<&[u8]> for Key {
 
 /// PHP's ordered array: `(Key, Value)` pairs in insertion order, keys unique after
 /// normalisation, with PHP's "next free int key" for [`Array::push`].
+///
+/// Lookups in arrays of up to [`INDEX_FROM`] entries scan the entries (what a wire message
+/// usually is: a few fields); bigger arrays keep a hash index beside them.
 #[derive(Debug, Clone, Default)]
 pub struct Array {
     entries: Vec<(Key, Value)>,
-    index: HashMap<Key, usize>,
+    /// Key → position, kept only above `INDEX_FROM` entries.
+    index: Option<HashMap<Key, usize>>,
     /// PHP's `nNextFreeElement`; `i64::MIN` means "no int key yet" (the next push uses 0).
     next_free: i64,
 }
+
+/// The size above which an [`Array`] keeps a hash index of its keys.
+const INDEX_FROM: usize = 8;
 
 impl PartialEq for Array {
     fn eq(&self, other: &Array) -> bool {
@@ -127,7 +134,7 @@ impl Array {
     pub fn new() -> Array {
         Array {
             entries: Vec::new(),
-            index: HashMap::new(),
+            index: None,
             next_free: i64::MIN,
         }
     }
@@ -136,7 +143,7 @@ impl Array {
     pub fn with_capacity(n: usize) -> Array {
         Array {
             entries: Vec::with_capacity(n),
-            index: HashMap::with_capacity(n),
+            index: None,
             next_free: i64::MIN,
         }
     }
@@ -155,7 +162,7 @@ impl Array {
     pub fn insert(&mut self, key: impl Into<Key>, value: impl Into<Value>) -> Option<Value> {
         let key = key.into().normalized();
         let value = value.into();
-        if let Some(&i) = self.index.get(&key) {
+        if let Some(i) = self.position(&key) {
             return Some(std::mem::replace(&mut self.entries[i].1, value));
         }
         if let Key::Int(n) = key {
@@ -163,9 +170,30 @@ impl Array {
                 self.next_free = n.saturating_add(1);
             }
         }
-        self.index.insert(key.clone(), self.entries.len());
+        match &mut self.index {
+            Some(index) => {
+                index.insert(key.clone(), self.entries.len());
+            }
+            None if self.entries.len() == INDEX_FROM => {
+                let mut index = HashMap::with_capacity(self.entries.capacity().max(2 * INDEX_FROM));
+                for (i, (k, _)) in self.entries.iter().enumerate() {
+                    index.insert(k.clone(), i);
+                }
+                index.insert(key.clone(), self.entries.len());
+                self.index = Some(index);
+            }
+            None => {}
+        }
         self.entries.push((key, value));
         None
+    }
+
+    /// The position of a normalised key.
+    fn position(&self, key: &Key) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.entries.iter().position(|(k, _)| k == key),
+        }
     }
 
     /// Appends `value` under the next free int key (PHP's `$a[] = $v`): one more than the
@@ -173,7 +201,7 @@ impl Array {
     /// when that key is taken, as PHP refuses when `PHP_INT_MAX` is in use.
     pub fn push(&mut self, value: impl Into<Value>) -> Option<i64> {
         let key = if self.next_free == i64::MIN { 0 } else { self.next_free };
-        if self.index.contains_key(&Key::Int(key)) {
+        if self.position(&Key::Int(key)).is_some() {
             return None;
         }
         self.insert(Key::Int(key), value);
@@ -182,36 +210,51 @@ impl Array {
 
     /// The value under `key` (normalised first).
     pub fn get(&self, key: &Key) -> Option<&Value> {
-        let i = match key {
-            Key::Bytes(b) => match canonical_int(b) {
-                Some(n) => self.index.get(&Key::Int(n)),
-                None => self.index.get(key),
-            },
-            Key::Int(_) => self.index.get(key),
-        }?;
-        Some(&self.entries[*i].1)
+        match key {
+            Key::Bytes(b) => self.get_bytes(b),
+            Key::Int(_) => Some(&self.entries[self.position(key)?].1),
+        }
     }
 
     /// The value under a string key (normalised first, so `get_str("5")` finds `Int(5)`).
     pub fn get_str(&self, key: &str) -> Option<&Value> {
-        self.get(&Key::Bytes(key.as_bytes().to_vec()))
+        self.get_bytes(key.as_bytes())
+    }
+
+    /// The value under a byte-string key (normalised first), without allocating a [`Key`] for
+    /// the small arrays that scan their entries.
+    fn get_bytes(&self, b: &[u8]) -> Option<&Value> {
+        let i = match canonical_int(b) {
+            Some(n) => self.position(&Key::Int(n))?,
+            None => match &self.index {
+                Some(index) => *index.get(&Key::Bytes(b.to_vec()))?,
+                None => self
+                    .entries
+                    .iter()
+                    .position(|(k, _)| matches!(k, Key::Bytes(kb) if kb.as_slice() == b))?,
+            },
+        };
+        Some(&self.entries[i].1)
     }
 
     /// Mutable access to the value under `key` (normalised first).
     pub fn get_mut(&mut self, key: &Key) -> Option<&mut Value> {
         let key = key.clone().normalized();
-        let i = *self.index.get(&key)?;
+        let i = self.position(&key)?;
         Some(&mut self.entries[i].1)
     }
 
     /// Removes `key` (normalised first), keeping the order of the rest; returns its value.
     pub fn remove(&mut self, key: &Key) -> Option<Value> {
         let key = key.clone().normalized();
-        let i = self.index.remove(&key)?;
+        let i = self.position(&key)?;
         let (_, v) = self.entries.remove(i);
-        for (_, pos) in self.index.iter_mut() {
-            if *pos > i {
-                *pos -= 1;
+        if let Some(index) = &mut self.index {
+            index.remove(&key);
+            for pos in index.values_mut() {
+                if *pos > i {
+                    *pos -= 1;
+                }
             }
         }
         Some(v)
@@ -474,5 +517,58 @@ mod tests {
         assert_eq!(got, vec![(Key::Int(0), Value::Int(3)), (Key::from("x"), Value::Int(2))]);
         assert_eq!(a.remove(&Key::from("0")), Some(Value::Int(3)));
         assert_eq!(a.get_str("x"), Some(&Value::Int(2)));
+    }
+
+    #[test]
+    fn small_and_indexed_arrays_agree_with_a_plain_model() {
+        // Keys go through the scan below INDEX_FROM entries and the hash index above it, and
+        // the index survives removals; a Vec of pairs with linear search is the model.
+        let mut a = Array::new();
+        let mut model: Vec<(Key, i64)> = Vec::new();
+        let key = |i: i64| -> Key {
+            if i % 3 == 0 {
+                Key::Int(i)
+            } else if i % 3 == 1 {
+                Key::from(format!("{i}"))
+            } else {
+                Key::from(format!("k{i}"))
+            }
+        };
+        let mut step = 0i64;
+        for round in 0..4 {
+            for i in 0..(6 + 5 * round) {
+                step += 1;
+                let k = key(i);
+                a.insert(k.clone(), step);
+                let k = k.normalized();
+                match model.iter_mut().find(|(m, _)| *m == k) {
+                    Some(e) => e.1 = step,
+                    None => model.push((k, step)),
+                }
+            }
+            for i in (0..(6 + 5 * round)).step_by(4) {
+                let k = key(i);
+                let got = a.remove(&k).map(|v| match v {
+                    Value::Int(n) => n,
+                    _ => unreachable!(),
+                });
+                let k = k.normalized();
+                let want = model.iter().position(|(m, _)| *m == k).map(|p| model.remove(p).1);
+                assert_eq!(got, want, "remove {k:?}");
+            }
+            assert_eq!(a.len(), model.len());
+            for (k, v) in &model {
+                assert_eq!(a.get(k), Some(&Value::Int(*v)), "{k:?}");
+                if let Key::Bytes(b) = k {
+                    assert_eq!(a.get_str(std::str::from_utf8(b).unwrap()), Some(&Value::Int(*v)));
+                }
+            }
+            let order: Vec<Key> = a.iter().map(|(k, _)| k.clone()).collect();
+            let want: Vec<Key> = model.iter().map(|(k, _)| k.clone()).collect();
+            assert_eq!(order, want);
+            assert!(a.get_str("absent").is_none() && a.get(&Key::Int(999)).is_none());
+        }
+        assert!(a.len() > INDEX_FROM, "the index was exercised");
+        assert!(a.index.is_some());
     }
 }
