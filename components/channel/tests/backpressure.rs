@@ -110,7 +110,10 @@ fn a_subscriber_that_never_reads_is_closed_and_the_others_get_everything() {
         assert_eq!(read_event(&mut reader), payload(seq), "event {seq}");
     }
     publisher.join().unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(300), "the stuck one held the others back first");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "the stuck one held the others back first"
+    );
     // The stuck subscriber was closed: after what was queued for it, end of stream or a reset.
     let mut buf = vec![0u8; 1 << 16];
     let closed = loop {
