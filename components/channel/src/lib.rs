@@ -45,4 +45,7 @@ pub mod wire;
 pub use client::{Backoff, ChannelClient, DEFAULT_CLAIM_TIMEOUT, DEFAULT_MAX_PENDING_BYTES, Options};
 pub use error::ChannelError;
 pub use php_serialize::{self, Value};
-pub use server::{ChannelServer, ConnId, Counters, DEFAULT_ADDRESS, DEFAULT_MAX_PACKAGE_SIZE, Outcome, State};
+pub use server::{
+    ChannelServer, ConnId, Counters, DEFAULT_ADDRESS, DEFAULT_MAX_PACKAGE_SIZE, DEFAULT_SLOW_SUBSCRIBER_TIMEOUT,
+    Outcome, State,
+};

@@ -109,7 +109,7 @@ impl From<&[u8]> for Key {
 /// PHP's ordered array: `(Key, Value)` pairs in insertion order, keys unique after
 /// normalisation, with PHP's "next free int key" for [`Array::push`].
 ///
-/// Lookups in arrays of up to [`INDEX_FROM`] entries scan the entries (what a wire message
+/// Lookups in arrays of up to 8 entries scan the entries (what a wire message
 /// usually is: a few fields); bigger arrays keep a hash index beside them.
 #[derive(Debug, Clone, Default)]
 pub struct Array {
