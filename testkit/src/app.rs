@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::guard::ExamplesGuard;
-use crate::procfs::{alive, children, kill, port_holder, port_is_free};
+use crate::procfs::{alive, children, kill, port_holder, port_is_free, started_worker};
 use crate::tls::scratch_dir;
 use crate::wait::{WAIT, wait_for};
 
@@ -148,12 +148,14 @@ impl App {
         text.parse().unwrap()
     }
 
-    /// Waits until the master has exactly `count` worker processes; returns their pids.
+    /// Waits until the master has exactly `count` worker processes, each started (see
+    /// [`started_worker`]: a forked child that has not reached its event loop accepts nothing
+    /// yet, so tests that spread connections over processes would see fewer); returns their pids.
     pub fn workers(&self, count: usize) -> Vec<i32> {
         let master = self.master();
-        wait_for(&format!("{count} worker processes"), || {
+        wait_for(&format!("{count} started worker processes"), || {
             let c = children(master);
-            (c.len() == count).then_some(c)
+            (c.len() == count && c.iter().all(|p| started_worker(master, *p))).then_some(c)
         })
     }
 

@@ -21,7 +21,7 @@ pub mod ws;
 
 pub use app::{App, examples_dir};
 pub use guard::{ExamplesGuard, LOCK_FILE};
-pub use procfs::{alive, children, kill, port_holder, port_is_free};
+pub use procfs::{alive, children, kill, port_holder, port_is_free, started_worker};
 pub use serve::{Served, run, serve};
 pub use tls::{python_tls_exchange, scratch_dir, test_cert};
 pub use wait::{TIMEOUT, WAIT, connect, connect_addr, exchange, wait_for};

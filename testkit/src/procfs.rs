@@ -35,6 +35,15 @@ pub fn children(pid: i32) -> Vec<i32> {
     out
 }
 
+/// Whether the child `pid` of the master `master` is a started worker process: past its exec
+/// and its start-up, which renames it `wm NAME`. A child the master has just forked still
+/// carries the master's name, and one between exec and start-up its executable's.
+pub fn started_worker(master: i32, pid: i32) -> bool {
+    let comm = |p: i32| fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+    let name = comm(pid);
+    name.starts_with("wm ") && name != comm(master)
+}
+
 /// Sends signal number `sig` to `pid` (through kill(1): the tests need no libc for this).
 pub fn kill(pid: i32, sig: i32) {
     let _ = Command::new("kill")

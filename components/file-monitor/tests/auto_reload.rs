@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use workerman_testkit::{App, alive, children, connect, examples_dir, kill, wait_for};
+use workerman_testkit::{App, alive, children, connect, examples_dir, kill, started_worker, wait_for};
 
 const PORT: u16 = 2369;
 
@@ -124,14 +124,14 @@ fn touched_file_and_replaced_binary_reload_but_a_half_written_binary_waits() {
 
     // The binary replaced by half of itself: the monitor waits, the workers stay.
     // Both workers replaced; only FileMonitor (not reloadable) is the same process.
-    // And running: a child the master has forked but not yet exec'd would exec the half-written
-    // binary below (then crash and be replaced); a started worker has renamed itself `wm NAME`.
-    let started = |p: &i32| {
-        fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.starts_with("wm ") && !c.starts_with("wm master"))
-    };
+    // And started: a child the master has forked but not yet exec'd would exec the half-written
+    // binary below (then crash and be replaced).
     let workers = wait_for("both workers replaced", || {
         let c = children(master);
-        (c.len() == 3 && c.iter().filter(|p| before.contains(p)).count() == 1 && c.iter().all(started)).then_some(c)
+        (c.len() == 3
+            && c.iter().filter(|p| before.contains(p)).count() == 1
+            && c.iter().all(|p| started_worker(master, *p)))
+        .then_some(c)
     });
     fs::remove_file(&exe).unwrap();
     write_exe(&exe, &image[..image.len() / 2]);
