@@ -676,6 +676,8 @@ impl GatewayClient {
     async fn distinct_uids(&self, where_: serde_json::Value) -> Result<Vec<String>> {
         let q = json!({"fields": ["uid"], "where": where_});
         let mut out: Vec<String> = Vec::new();
+        // A set beside the list: every uid of a big deployment goes through here.
+        let mut seen = std::collections::HashSet::new();
         for (_, v) in self
             .query_all(&Packet::new(cmd::SELECT).with_ext(q.to_string()))
             .await?
@@ -686,7 +688,7 @@ impl GatewayClient {
                     .and_then(|r| r.get_str("uid"))
                     .and_then(php::scalar_bytes);
                 if let Some(u) = uid.map(|b| String::from_utf8_lossy(&b).into_owned())
-                    && !out.contains(&u)
+                    && seen.insert(u.clone())
                 {
                     out.push(u);
                 }
@@ -741,10 +743,7 @@ impl GatewayClient {
 
 /// An array key as the string PHP would give it (`(string)$k`).
 fn key_string(k: &php_serialize::Key) -> String {
-    match k {
-        php_serialize::Key::Int(i) => i.to_string(),
-        php_serialize::Key::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-    }
+    String::from_utf8_lossy(&k.to_bytes()).into_owned()
 }
 
 /// The client_id for connection-id key `k` of gateway `gw`.
