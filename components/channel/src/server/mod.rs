@@ -15,7 +15,7 @@ mod state;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use workerman::protocol::Frame;
 use workerman::{TcpConnection, Worker};
@@ -56,10 +56,10 @@ struct Shared {
     state: RefCell<State>,
     conns: RefCell<HashMap<ConnId, TcpConnection<Frame>>>,
     flush_scheduled: Cell<bool>,
-    /// Connections over their send-buffer limit, each with a generation number (so that the
-    /// eviction timer of an earlier episode does not close a connection that drained since).
-    full: RefCell<HashMap<ConnId, u64>>,
-    full_generation: Cell<u64>,
+    /// Connections over their send-buffer limit, with when they went over it.
+    full: RefCell<HashMap<ConnId, Instant>>,
+    /// Connections with an eviction watch running (at most one each, see `over_limit`).
+    watched: RefCell<std::collections::HashSet<ConnId>>,
     slow_timeout: Cell<Duration>,
 }
 
@@ -78,7 +78,7 @@ impl ChannelServer {
             conns: RefCell::new(Default::default()),
             flush_scheduled: Cell::new(false),
             full: RefCell::new(HashMap::new()),
-            full_generation: Cell::new(0),
+            watched: RefCell::new(Default::default()),
             slow_timeout: Cell::new(DEFAULT_SLOW_SUBSCRIBER_TIMEOUT),
         });
         let s = shared.clone();
@@ -154,14 +154,16 @@ fn normalize_address(address: &str) -> String {
 }
 
 impl Shared {
-    /// A connection's send buffer went over its limit: the first one stops all reading.
+    /// A connection's send buffer went over its limit: the first one stops all reading. A
+    /// connection that drains and fills again many times a second is re-entered each time, but
+    /// keeps one watch: it wakes at the deadline of the current episode and closes the
+    /// connection only if that episode is still going.
     fn over_limit(self: &Rc<Self>, conn: &TcpConnection<Frame>) {
-        let generation = self.full_generation.get() + 1;
-        self.full_generation.set(generation);
         let first = {
             let mut full = self.full.borrow_mut();
             let first = full.is_empty();
-            full.insert(conn.id(), generation);
+            // A repeated signal within one episode keeps the episode's start.
+            full.entry(conn.id()).or_insert_with(Instant::now);
             first
         };
         if first {
@@ -169,12 +171,22 @@ impl Shared {
                 c.pause_recv();
             }
         }
+        if !self.watched.borrow_mut().insert(conn.id()) {
+            return; // its watch is sleeping and will see this episode
+        }
         let me = self.clone();
         let conn = conn.clone();
-        let timeout = self.slow_timeout.get();
         workerman::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            if me.full.borrow().get(&conn.id()) == Some(&generation) {
+            loop {
+                let Some(since) = me.full.borrow().get(&conn.id()).copied() else {
+                    me.watched.borrow_mut().remove(&conn.id()); // drained or closed
+                    return;
+                };
+                let timeout = me.slow_timeout.get();
+                if since.elapsed() < timeout {
+                    tokio::time::sleep_until((since + timeout).into()).await;
+                    continue;
+                }
                 Worker::log(&format!(
                     "ChannelServer: connection {} from {} closed: its send buffer stayed full for {:?} \
                      (a subscriber that does not read)",
@@ -182,7 +194,9 @@ impl Shared {
                     peer(&conn),
                     timeout
                 ));
+                me.watched.borrow_mut().remove(&conn.id());
                 conn.destroy();
+                return;
             }
         });
     }
