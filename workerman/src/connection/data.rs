@@ -86,21 +86,6 @@ impl<P: Protocol> TcpConnection<P> {
     }
 }
 
-/// The way from an HTTP request back to its connection, for headers queued on the next response
-/// (sessions' cookies): the connection itself, shared, so attaching it to every request costs a
-/// reference count, not an allocation.
-impl crate::protocol::http::ReplyHeaders for super::Inner<crate::protocol::Http> {
-    fn queue(&self, name: &'static str, value: String) {
-        self.st.borrow_mut().proto.queue_header(name, value);
-    }
-}
-
-impl TcpConnection<crate::protocol::Http> {
-    pub(crate) fn reply_headers(&self) -> std::rc::Rc<dyn crate::protocol::http::ReplyHeaders> {
-        self.inner.clone()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,10 +14,11 @@
 
 use std::any::Any;
 use std::cell::Cell;
+use std::rc::Rc;
 
 use crate::connection::TcpConnection;
 use crate::protocol::Http;
-use crate::protocol::http::{INLINE_FILE_MAX, Request};
+use crate::protocol::http::{INLINE_FILE_MAX, ReplyHeaders, Request};
 use crate::service::Service;
 
 mod conn;
@@ -36,7 +37,7 @@ pub(crate) struct HttpService {
 
 impl Service<Http> for HttpService {
     fn message(&self, conn: &TcpConnection<Http>, req: &mut Request) {
-        req.set_reply(conn.reply_headers());
+        req.set_reply(Rc::new(ConnReply(conn.clone())));
     }
 
     fn event(&self, conn: &TcpConnection<Http>) {
@@ -52,5 +53,14 @@ impl Service<Http> for HttpService {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// Queues headers on the connection's codec state for its next response.
+struct ConnReply(TcpConnection<Http>);
+
+impl ReplyHeaders for ConnReply {
+    fn queue(&self, name: &'static str, value: String) {
+        self.0.with_protocol_state(|s| s.queue_header(name, value));
     }
 }
