@@ -6,7 +6,7 @@ use std::task::Poll;
 
 use super::{Io, State, Status, TcpConnection, pool};
 use crate::panic::guard;
-use crate::protocol::{Context, Protocol, Step, next_packet};
+use crate::protocol::{Context, Cut, Protocol, cut_packet};
 use crate::stats;
 
 impl<P: Protocol> TcpConnection<P> {
@@ -127,42 +127,38 @@ impl<P: Protocol> TcpConnection<P> {
     pub(super) fn dispatch(&self) -> bool {
         self.inner.st.borrow_mut().in_dispatch = true;
         let mut delivered = false;
-        let on_message = loop {
-            let (step, cb, service, close, event) = {
+        // Each message is decoded into this slot and handed to `on_message` from it (see
+        // `cut_packet`: no moves of a large message through the calls in between).
+        let mut slot: Option<P::Message> = None;
+        loop {
+            let (cut, cb, close, event) = {
                 let mut st = self.inner.st.borrow_mut();
                 if st.paused || st.status != Status::Established || st.recv.is_empty() {
-                    break None;
+                    break;
                 }
-                let (step, close, event) = guard(|| self.next_packet(&mut st))
-                    .unwrap_or_else(|| (Step::Fail("the protocol panicked".into()), false, false));
-                let service = if matches!(step, Step::Deliver(Some(_))) {
-                    st.cb.service.clone()
-                } else {
-                    None
-                };
-                (step, st.cb.on_message.clone(), service, close, event)
+                let (cut, close, event) = guard(|| self.next_packet(&mut st, &mut slot))
+                    .unwrap_or_else(|| (Cut::Fail("the protocol panicked".into()), false, false));
+                (cut, st.cb.on_message.clone(), close, event)
             };
             if close {
                 self.close();
             }
-            if event && !matches!(step, Step::Fail(_)) {
+            if event && !matches!(cut, Cut::Fail(_)) {
                 // Handshake replies, pongs and hooks run before the next packet is cut.
                 self.service_event();
             }
-            delivered |= matches!(step, Step::Deliver(_));
-            match step {
-                Step::Deliver(Some(mut msg)) => {
+            match cut {
+                Cut::Delivered => {
+                    delivered = true;
                     stats::request();
-                    if let Some(s) = &service {
-                        s.message(self, &mut msg);
-                    }
-                    if let Some(cb) = cb {
+                    if let Some(msg) = slot.take()
+                        && let Some(cb) = cb
+                    {
                         guard(|| cb(self, msg));
                     }
                 }
-                Step::Deliver(None) => stats::request(),
-                Step::Wait => break Some(()),
-                Step::Fail(why) => {
+                Cut::Wait => break,
+                Cut::Fail(why) => {
                     stats::protocol_error();
                     let worker = self.inner.mode.worker().map(|w| w.name()).unwrap_or_default();
                     crate::settings::log(&format!(
@@ -174,11 +170,10 @@ impl<P: Protocol> TcpConnection<P> {
                     // Replies the protocol queued (e.g. an HTTP 400) still go out.
                     self.inner.st.borrow_mut().recv.clear();
                     self.close();
-                    break None;
+                    break;
                 }
             }
-        };
-        let _ = on_message;
+        }
         {
             let datagram = self.inner.io.borrow().as_ref().is_some_and(|io| io.is_datagram());
             let mut st = self.inner.st.borrow_mut();
@@ -201,7 +196,7 @@ impl<P: Protocol> TcpConnection<P> {
         delivered
     }
 
-    fn next_packet(&self, st: &mut State<P>) -> (Step<P::Message>, bool, bool) {
+    fn next_packet(&self, st: &mut State<P>, slot: &mut Option<P::Message>) -> (Cut, bool, bool) {
         let max = st.limits.max_package_size;
         let State {
             recv,
@@ -213,8 +208,8 @@ impl<P: Protocol> TcpConnection<P> {
         let mut cx = Context::new(proto, send.tail_raw(), max)
             .with_peer(self.inner.peer.get())
             .with_stopping(stats::stopping());
-        let step = next_packet(&*self.inner.protocol, recv, want, &mut cx);
-        let close = !matches!(step, Step::Fail(_)) && cx.close_requested();
-        (step, close, cx.event_raised())
+        let cut = cut_packet(&*self.inner.protocol, recv, want, &mut cx, slot);
+        let close = !matches!(cut, Cut::Fail(_)) && cx.close_requested();
+        (cut, close, cx.event_raised())
     }
 }

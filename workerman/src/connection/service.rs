@@ -17,11 +17,6 @@ pub(crate) trait Service<P: Protocol> {
         let _ = conn;
     }
 
-    /// A message was decoded, before `on_message` gets it.
-    fn message(&self, conn: &TcpConnection<P>, msg: &mut P::Message) {
-        let _ = (conn, msg);
-    }
-
     /// The process is stopping or reloading and closes this connection: say goodbye first
     /// (WebSocket: a `1001 Going Away` close frame). The connection is closed after flushing.
     fn going_away(&self, conn: &TcpConnection<P>) {

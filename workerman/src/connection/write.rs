@@ -207,10 +207,10 @@ impl<P: Protocol> TcpConnection<P> {
             }
             return SendResult::Queued;
         }
-        let io = inner.io.borrow().clone();
-        if let Some(io) = io.as_ref().filter(|io| io.is_datagram()) {
+        let datagram = inner.io.borrow().as_ref().filter(|io| io.is_datagram()).cloned();
+        if let Some(io) = datagram {
             // One send, one datagram (UDP drops when the socket buffer is full).
-            let result = write_datagram(io, st.send.contiguous().unwrap_or_default());
+            let result = write_datagram(&io, st.send.contiguous().unwrap_or_default());
             st.send.clear();
             return match result {
                 Ok(n) => {

@@ -333,42 +333,75 @@ pub(crate) enum Step<M> {
     Fail(String),
 }
 
+/// What [`cut_packet`] did.
+pub(crate) enum Cut {
+    /// A packet was cut and decoded; its message (if any) is in the slot.
+    Delivered,
+    /// More bytes are needed.
+    Wait,
+    /// Bad input; the reason.
+    Fail(String),
+}
+
 /// Cuts the next packet from `recv` and decodes it, enforcing `max_package_size`; `want` carries
 /// the size `input` announced across calls. The one implementation of the input/decode contract,
 /// shared by connections and by [`testing`].
+///
+/// The message goes into `msg` rather than the return value: a message can be large (an HTTP
+/// `Request` is a few hundred bytes) and a connection hands it on from that slot, without moving
+/// it through the wrappers around this call.
+pub(crate) fn cut_packet<P: Protocol>(
+    protocol: &P,
+    recv: &mut BytesMut,
+    want: &mut Option<usize>,
+    cx: &mut Context<'_, P::State>,
+    msg: &mut Option<P::Message>,
+) -> Cut {
+    let max = cx.max_package_size();
+    let n = match *want {
+        Some(n) => n,
+        None => match protocol.input(recv, cx) {
+            Ok(None) if recv.len() >= max => {
+                return Cut::Fail(format!(
+                    "packet exceeds max_package_size ({max} bytes) without completing"
+                ));
+            }
+            Ok(None) => return Cut::Wait,
+            Ok(Some(0)) => return Cut::Fail("protocol returned a zero-length packet".into()),
+            Ok(Some(n)) if n > max => {
+                return Cut::Fail(format!("packet of {n} bytes exceeds max_package_size ({max} bytes)"));
+            }
+            Ok(Some(n)) => n,
+            Err(e) => return Cut::Fail(e.to_string()),
+        },
+    };
+    if n > recv.len() {
+        *want = Some(n);
+        return Cut::Wait;
+    }
+    *want = None;
+    let packet = recv.split_to(n).freeze();
+    match protocol.decode(packet, cx) {
+        Ok(m) => {
+            *msg = m;
+            Cut::Delivered
+        }
+        Err(e) => Cut::Fail(e.to_string()),
+    }
+}
+
+/// [`cut_packet`] with the message returned (for tests and [`testing`]).
 pub(crate) fn next_packet<P: Protocol>(
     protocol: &P,
     recv: &mut BytesMut,
     want: &mut Option<usize>,
     cx: &mut Context<'_, P::State>,
 ) -> Step<P::Message> {
-    let max = cx.max_package_size();
-    let n = match *want {
-        Some(n) => n,
-        None => match protocol.input(recv, cx) {
-            Ok(None) if recv.len() >= max => {
-                return Step::Fail(format!(
-                    "packet exceeds max_package_size ({max} bytes) without completing"
-                ));
-            }
-            Ok(None) => return Step::Wait,
-            Ok(Some(0)) => return Step::Fail("protocol returned a zero-length packet".into()),
-            Ok(Some(n)) if n > max => {
-                return Step::Fail(format!("packet of {n} bytes exceeds max_package_size ({max} bytes)"));
-            }
-            Ok(Some(n)) => n,
-            Err(e) => return Step::Fail(e.to_string()),
-        },
-    };
-    if n > recv.len() {
-        *want = Some(n);
-        return Step::Wait;
-    }
-    *want = None;
-    let packet = recv.split_to(n).freeze();
-    match protocol.decode(packet, cx) {
-        Ok(m) => Step::Deliver(m),
-        Err(e) => Step::Fail(e.to_string()),
+    let mut msg = None;
+    match cut_packet(protocol, recv, want, cx, &mut msg) {
+        Cut::Delivered => Step::Deliver(msg),
+        Cut::Wait => Step::Wait,
+        Cut::Fail(why) => Step::Fail(why),
     }
 }
 

@@ -163,6 +163,18 @@ pub struct HttpState {
     in_stream: bool,
     /// A request was delivered on this connection (waits after it are keep-alive waits).
     served: bool,
+    /// The way back to the connection, given to each request (set by the connection side).
+    reply: Option<ReplyHandle>,
+}
+
+/// A shared [`ReplyHeaders`] (shown as its presence only).
+#[derive(Clone)]
+struct ReplyHandle(Rc<dyn ReplyHeaders>);
+
+impl std::fmt::Debug for ReplyHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReplyHandle")
+    }
 }
 
 impl HttpState {
@@ -170,6 +182,11 @@ impl HttpState {
     pub fn queue_header(&mut self, name: &'static str, value: String) {
         self.pending.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         self.pending.push((name, value));
+    }
+
+    /// Attaches the way back to the connection: every request decoded from now on carries it.
+    pub(crate) fn set_reply(&mut self, reply: Rc<dyn ReplyHeaders>) {
+        self.reply = Some(ReplyHandle(reply));
     }
 
     /// The response whose file body waits to be read, if any.
@@ -343,7 +360,11 @@ impl Protocol for Http {
         });
         let config = &self.config;
         let config = cx.state.config.get_or_insert_with(|| Rc::new(config.clone())).clone();
-        Ok(Some(Request::new(packet, head, body, trailers, cx.peer(), config)))
+        let mut req = Request::new(packet, head, body, trailers, cx.peer(), config);
+        if let Some(ReplyHandle(reply)) = &cx.state.reply {
+            req.set_reply(reply.clone());
+        }
+        Ok(Some(req))
     }
 
     /// `Open` while the application has the next move (a request not answered yet, a response
