@@ -107,6 +107,7 @@ impl<P: Protocol> TcpConnection<P> {
             }
             // The driver destroys the connection when it reads the peer's end of stream.
             let peer_closed = async {
+                let _waiting = DrainWaiter::new(&conn.inner.drain_waiters);
                 loop {
                     let notified = conn.inner.drain.notified();
                     if conn.inner.st.borrow().status == Status::Closed {
@@ -197,6 +198,7 @@ impl<P: Protocol> TcpConnection<P> {
     /// }
     /// ```
     pub async fn drained(&self) {
+        let _waiting = DrainWaiter::new(&self.inner.drain_waiters);
         loop {
             let notified = self.inner.drain.notified();
             {
@@ -207,5 +209,21 @@ impl<P: Protocol> TcpConnection<P> {
             }
             notified.await;
         }
+    }
+}
+
+/// Counts one waiter on a connection's `drain` while it lives.
+struct DrainWaiter<'a>(&'a std::cell::Cell<usize>);
+
+impl<'a> DrainWaiter<'a> {
+    fn new(count: &'a std::cell::Cell<usize>) -> Self {
+        count.set(count.get() + 1);
+        DrainWaiter(count)
+    }
+}
+
+impl Drop for DrainWaiter<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
     }
 }

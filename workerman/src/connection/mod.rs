@@ -195,6 +195,9 @@ struct Inner<P: Protocol> {
     waker: Cell<Option<Waker>>,
     /// Wakes `drained()` callers when the send buffer empties or the connection closes.
     drain: tokio::sync::Notify,
+    /// How many wait on `drain` (an emptied send buffer notifies only if some do: the notify
+    /// takes a lock, and a busy connection empties its buffer after every write).
+    drain_waiters: Cell<usize>,
 }
 
 impl<P: Protocol> Inner<P> {
@@ -308,6 +311,7 @@ impl<P: Protocol> TcpConnection<P> {
                 woken: Cell::new(false),
                 waker: Cell::new(None),
                 drain: tokio::sync::Notify::new(),
+                drain_waiters: Cell::new(0),
             }),
         }
     }

@@ -34,12 +34,12 @@ pub(crate) fn take_read() -> BytesMut {
 
 /// Makes room in `buf` for the next read: a pooled buffer when it has none (or only a compacted
 /// partial packet, which is copied over), and at least [`READ_CHUNK`] bytes in all (at least
-/// [`MIN_READ_SPACE`] free once it holds more), without reallocating a pooled buffer that has
-/// that room already.
+/// [`MIN_READ_SPACE`] free once it holds more). A buffer with [`MIN_READ_SPACE`] free already is
+/// left as it is: a pooled buffer that packets were cut from still has most of its room, and
+/// reclaiming the rest on every read would cost more than the smaller read.
 pub(crate) fn prepare_read(buf: &mut BytesMut) {
     let len = buf.len();
-    let want = READ_CHUNK.saturating_sub(len).max(MIN_READ_SPACE);
-    if buf.capacity() - len >= want {
+    if buf.capacity() - len >= MIN_READ_SPACE {
         return;
     }
     if len <= COMPACT_MAX {
@@ -50,7 +50,7 @@ pub(crate) fn prepare_read(buf: &mut BytesMut) {
         // The compacted buffer is dropped, not pooled: it is no bigger than what it held.
         *buf = pooled;
     }
-    buf.reserve(want);
+    buf.reserve(READ_CHUNK.saturating_sub(len).max(MIN_READ_SPACE));
 }
 
 /// The connection waits for more bytes: an empty buffer goes back to the pool, and a small

@@ -112,7 +112,9 @@ impl SendBuf {
     /// Forgets everything queued and gives the encoding buffer back to the pool (after the
     /// socket took everything): an idle connection holds no buffer.
     pub fn release(&mut self) {
-        self.chunks = VecDeque::new();
+        if self.chunks.capacity() != 0 {
+            self.chunks = VecDeque::new();
+        }
         self.chunks_len = 0;
         pool::give_write(std::mem::take(&mut self.tail));
     }

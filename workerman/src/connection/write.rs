@@ -349,7 +349,9 @@ impl<P: Protocol> TcpConnection<P> {
     fn send_buffer_emptied(&self, always_drain: bool) {
         let mut st = self.inner.st.borrow_mut();
         st.send.release();
-        self.inner.drain.notify_waiters();
+        if self.inner.drain_waiters.get() > 0 {
+            self.inner.drain.notify_waiters();
+        }
         let closing = st.status == Status::Closing;
         let signalled = std::mem::take(&mut st.full_signalled);
         let drain = if always_drain || signalled {
