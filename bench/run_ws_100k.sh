@@ -90,7 +90,11 @@ for ((c = 0; c < CLIENTS; c++)); do
         sleep 0.2
     done
 done
-echo "all connected in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s; open fds per worker: $(fds)"
+echo "all connected in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
+# Two independent counts: descriptors the workers hold, and established server-side sockets the
+# kernel has on the port.
+echo "open fds per worker: $(fds)(sum $(fds | tr ' ' '\n' | awk '{ s += $1 } END { print s }'))"
+echo "established server sockets on port $PORT: $(ss -Htn state established "( sport = :$PORT )" | wc -l)"
 sleep 3
 after=$(rss_kb)
 awk -v b="$before" -v a="$after" -v n="$CONNS" \

@@ -152,19 +152,24 @@ echo "== trend from minute 5 to the end"
 awk -F'\t' -v from=300 '
     NR == 1 || $1 < from { next }
     $2 == "master" { if (!m0) { m0 = $4; f0 = $5 } m1 = $4; f1 = $5 }
-    $2 == "worker" { w[$1] += $4; wf[$1] += $5 - $6 }
+    $2 == "worker" { w[$1] += $4; wf[$1] += $5 - $6; wn[$1]++ }
     END {
         n = 0; for (s in w) keys[++n] = s + 0
         asort(keys)
         if (n < 2 || !m0) { print "not enough samples after minute 5 (run longer)"; exit }
-        # Workers: the first and last thirds of the samples, medians of summed RSS.
+        # Workers: per worker process (a sample taken during a reload also lists the retiring
+        # ones, so sums would mix 4- and 8-process samples), medians over the first and last
+        # thirds of the samples.
         k = int(n / 3); if (k < 1) k = 1
-        for (i = 1; i <= k; i++) { a[i] = w[keys[i]]; b[i] = w[keys[n - k + i]]; fa[i] = wf[keys[i]]; fb[i] = wf[keys[n - k + i]] }
+        for (i = 1; i <= k; i++) {
+            x = keys[i]; y = keys[n - k + i]
+            a[i] = w[x] / wn[x]; b[i] = w[y] / wn[y]; fa[i] = wf[x] / wn[x]; fb[i] = wf[y] / wn[y]
+        }
         asort(a); asort(b); asort(fa); asort(fb)
         wa = a[int((k + 1) / 2)]; wb = b[int((k + 1) / 2)]
         printf "master RSS: %d -> %d KB (%+.1f%%); master fds: %d -> %d\n", m0, m1, (m1 - m0) * 100 / m0, f0, f1
-        printf "workers summed RSS (median of first/last third of samples): %d -> %d KB (%+.1f%%)\n", wa, wb, (wb - wa) * 100 / wa
-        printf "workers fds minus their connections (median of first/last third): %d -> %d\n", fa[int((k + 1) / 2)], fb[int((k + 1) / 2)]
+        printf "RSS per worker process (median of first/last third of samples): %d -> %d KB (%+.1f%%)\n", wa, wb, (wb - wa) * 100 / wa
+        printf "fds per worker process minus its connections (median of first/last third): %.1f -> %.1f\n", fa[int((k + 1) / 2)], fb[int((k + 1) / 2)]
         ok = (m1 - m0) * 100 / m0 < 5 && (wb - wa) * 100 / wa < 5 && f1 <= f0 && fb[int((k + 1) / 2)] <= fa[int((k + 1) / 2)]
         print (ok ? "memory/fds: PASS" : "memory/fds: FAIL")
     }' "$SAMPLES"
