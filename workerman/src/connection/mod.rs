@@ -145,6 +145,16 @@ impl<P: Protocol> Mode<P> {
         }
     }
 
+    /// Whether each send is one datagram (a UDP reply handle or an outgoing UDP connection),
+    /// known without looking at the socket.
+    pub(crate) fn is_datagram(&self) -> bool {
+        match self {
+            Mode::UdpReply(_) => true,
+            Mode::Client(info) => info.is_udp(),
+            Mode::Accepted(_) => false,
+        }
+    }
+
     /// Where an outgoing connection connects to.
     pub(crate) fn client(&self) -> Option<&client::ClientInfo> {
         match self {

@@ -127,9 +127,7 @@ impl<P: Protocol> TcpConnection<P> {
     /// [`broadcast`](crate::broadcast)). Backpressure, `on_buffer_full` and `on_buffer_drain`
     /// work as for [`send`](Self::send).
     pub fn send_bytes(&self, bytes: Bytes) -> SendResult {
-        let datagram = self.inner.io.borrow().as_ref().is_some_and(|io| io.is_datagram())
-            || self.inner.mode.client().is_some_and(|c| c.is_udp());
-        if datagram {
+        if self.inner.mode.is_datagram() {
             // One send, one datagram: through the encoding buffer.
             return self.send_raw(&bytes);
         }
@@ -237,9 +235,9 @@ impl<P: Protocol> TcpConnection<P> {
             // Written by the dispatcher after this read, or by the task once connected/writable.
             return self.queued(st);
         }
-        let Some(io) = inner.io.borrow().clone() else {
+        if inner.io.borrow().is_none() {
             return self.queued(st);
-        };
+        }
         if st.send.len() < COALESCE_MAX {
             if !st.deferred {
                 st.deferred = true;
@@ -247,6 +245,9 @@ impl<P: Protocol> TcpConnection<P> {
             }
             return self.queued(st);
         }
+        let Some(io) = inner.io.borrow().clone() else {
+            return self.queued(st);
+        };
         st.deferred = false;
         match write_now(&io, &mut st, None) {
             Ok(Progress::Done) => {
