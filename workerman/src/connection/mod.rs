@@ -234,17 +234,6 @@ impl<P: Protocol> Clone for TcpConnection<P> {
     }
 }
 
-/// A handle that does not keep its connection alive: for state the connection itself holds (a
-/// strong handle there would be a reference cycle).
-pub(crate) struct WeakConnection<P: Protocol>(std::rc::Weak<Inner<P>>);
-
-impl<P: Protocol> WeakConnection<P> {
-    /// The connection, while anything else still holds it.
-    pub(crate) fn upgrade(&self) -> Option<TcpConnection<P>> {
-        self.0.upgrade().map(|inner| TcpConnection { inner })
-    }
-}
-
 impl<P: Protocol> PartialEq for TcpConnection<P> {
     fn eq(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.inner, &other.inner)
@@ -264,11 +253,6 @@ impl<P: Protocol> fmt::Debug for TcpConnection<P> {
 }
 
 impl<P: Protocol> TcpConnection<P> {
-    /// A handle that does not keep this connection alive.
-    pub(crate) fn downgrade(&self) -> WeakConnection<P> {
-        WeakConnection(Rc::downgrade(&self.inner))
-    }
-
     /// A connection accepted by `worker`'s listener: live at once.
     pub(crate) fn accepted(worker: &Worker<P>, io: Io) -> Self {
         let (protocol, cb, limits) = worker.connection_parts();

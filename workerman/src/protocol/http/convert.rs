@@ -126,6 +126,8 @@ impl<B: AsRef<[u8]>> TryFrom<http::Request<B>> for Request {
             Vec::new(),
             peer,
             Rc::new(HttpConfig::default()),
+            // Not from a connection: nowhere to queue response headers.
+            None,
         ))
     }
 }

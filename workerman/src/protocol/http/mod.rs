@@ -114,12 +114,23 @@ impl Http {
     }
 }
 
-/// Where a request's `queue_response_header` goes: its connection's next response. Attached to
-/// each request by the connection side (the HTTP service), which owns the way back to the
-/// connection; the codec only drains what was queued in its state ([`HttpState::queue_header`]).
-pub(crate) trait ReplyHeaders {
+/// Headers queued for a connection's next response (a session's `Set-Cookie`): shared by the
+/// connection's codec state, which writes them into the next response, and every request decoded
+/// from it (`queue_response_header`). Made on the connection's first request.
+#[derive(Debug, Default)]
+pub(crate) struct PendingHeaders(std::cell::RefCell<Vec<(&'static str, String)>>);
+
+impl PendingHeaders {
     /// Queues `name: value` for the next response, replacing an earlier one with that name.
-    fn queue(&self, name: &'static str, value: String);
+    pub(crate) fn queue(&self, name: &'static str, value: String) {
+        let mut v = self.0.borrow_mut();
+        v.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        v.push((name, value));
+    }
+
+    fn take(&self) -> Vec<(&'static str, String)> {
+        std::mem::take(&mut *self.0.borrow_mut())
+    }
 }
 
 /// A response whose file body the connection side reads: its head (written once the file
@@ -153,8 +164,8 @@ pub struct HttpState {
     discard_stream: bool,
     /// The configuration, shared with the requests (multipart limits).
     config: Option<Rc<HttpConfig>>,
-    /// Headers for the next response (a session's Set-Cookie).
-    pending: Vec<(&'static str, String)>,
+    /// Headers for the next response (a session's Set-Cookie), shared with the requests.
+    pending: Option<Rc<PendingHeaders>>,
     /// A response whose file body the service reads (an event was raised).
     file: Option<Box<PendingFile>>,
     /// A file body is being streamed by the service: reading waits.
@@ -163,30 +174,12 @@ pub struct HttpState {
     in_stream: bool,
     /// A request was delivered on this connection (waits after it are keep-alive waits).
     served: bool,
-    /// The way back to the connection, given to each request (set by the connection side).
-    reply: Option<ReplyHandle>,
-}
-
-/// A shared [`ReplyHeaders`] (shown as its presence only).
-#[derive(Clone)]
-struct ReplyHandle(Rc<dyn ReplyHeaders>);
-
-impl std::fmt::Debug for ReplyHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ReplyHandle")
-    }
 }
 
 impl HttpState {
     /// Queues `name: value` for the next response, replacing an earlier one with that name.
     pub fn queue_header(&mut self, name: &'static str, value: String) {
-        self.pending.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.pending.push((name, value));
-    }
-
-    /// Attaches the way back to the connection: every request decoded from now on carries it.
-    pub(crate) fn set_reply(&mut self, reply: Rc<dyn ReplyHeaders>) {
-        self.reply = Some(ReplyHandle(reply));
+        self.pending.get_or_insert_with(Default::default).queue(name, value);
     }
 
     /// The response whose file body waits to be read, if any.
@@ -277,7 +270,7 @@ impl Http {
     }
 
     fn queued(cx: &mut Context<'_, HttpState>) -> Vec<(&'static str, String)> {
-        std::mem::take(&mut cx.state.pending)
+        cx.state.pending.as_ref().map(|p| p.take()).unwrap_or_default()
     }
 
     fn finish(after: After, close: bool, cx: &mut Context<'_, HttpState>) {
@@ -360,11 +353,16 @@ impl Protocol for Http {
         });
         let config = &self.config;
         let config = cx.state.config.get_or_insert_with(|| Rc::new(config.clone())).clone();
-        let mut req = Request::new(packet, head, body, trailers, cx.peer(), config);
-        if let Some(ReplyHandle(reply)) = &cx.state.reply {
-            req.set_reply(reply.clone());
-        }
-        Ok(Some(req))
+        let pending = cx.state.pending.get_or_insert_with(Default::default).clone();
+        Ok(Some(Request::new(
+            packet,
+            head,
+            body,
+            trailers,
+            cx.peer(),
+            config,
+            Some(pending),
+        )))
     }
 
     /// `Open` while the application has the next move (a request not answered yet, a response

@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::multipart::{self, UploadedFile};
 use super::parse::Head;
-use super::{HttpConfig, ReplyHeaders};
+use super::{HttpConfig, PendingHeaders};
 
 /// A byte range inside the request's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -113,8 +113,8 @@ pub struct Request {
     trailers: Vec<(String, String)>,
     peer: Option<SocketAddr>,
     config: Rc<HttpConfig>,
-    /// The way back to the connection, for headers queued for its next response.
-    reply: Option<Rc<dyn ReplyHeaders>>,
+    /// The headers its connection's next response will carry.
+    reply: Option<Rc<PendingHeaders>>,
     query: OnceCell<Vec<(String, String)>>,
     cookies: OnceCell<Vec<(String, String)>>,
     form: OnceCell<Form>,
@@ -142,6 +142,7 @@ impl Request {
         trailers: Vec<(String, String)>,
         peer: Option<SocketAddr>,
         config: Rc<HttpConfig>,
+        reply: Option<Rc<PendingHeaders>>,
     ) -> Self {
         Request {
             buf,
@@ -150,7 +151,7 @@ impl Request {
             trailers,
             peer,
             config,
-            reply: None,
+            reply,
             query: OnceCell::new(),
             cookies: OnceCell::new(),
             form: OnceCell::new(),
@@ -387,13 +388,8 @@ impl Request {
         self.peer.map_or(0, |a| a.port())
     }
 
-    /// Attaches the way back to the request's connection (done by the connection side).
-    pub(crate) fn set_reply(&mut self, reply: Rc<dyn ReplyHeaders>) {
-        self.reply = Some(reply);
-    }
-
     #[cfg_attr(not(feature = "json"), allow(dead_code))]
-    pub(crate) fn reply_handle(&self) -> Option<Rc<dyn ReplyHeaders>> {
+    pub(crate) fn reply_handle(&self) -> Option<Rc<PendingHeaders>> {
         self.reply.clone()
     }
 

@@ -240,15 +240,21 @@ fn queued_headers_go_into_the_next_response() {
         )
         .unwrap()
         .unwrap();
-    // Without a connection the request has no way back; the connection side queues on the state.
-    req.queue_response_header("X-Lost", "1".into());
-    cx.state.queue_header("Set-Cookie", "PHPSID=abc; Path=/".into());
+    // The request shares its connection's pending headers with the codec state (no connection
+    // needed): what it queues, and what is queued on the state, go into the next response.
+    req.queue_response_header("Set-Cookie", "PHPSID=abc; Path=/".into());
+    cx.state.queue_header("X-State", "1".into());
     p.encode("ok".into(), &mut cx);
-    let s = String::from_utf8_lossy(&out).into_owned();
+    let s = String::from_utf8_lossy(cx.out()).into_owned();
     assert!(
-        s.starts_with("HTTP/1.1 200 OK\r\nSet-Cookie: PHPSID=abc; Path=/\r\n"),
+        s.starts_with("HTTP/1.1 200 OK\r\nSet-Cookie: PHPSID=abc; Path=/\r\nX-State: 1\r\n"),
         "{s}"
     );
+    // Sent once: the next response carries none of them.
+    cx.out().clear();
+    p.encode("again".into(), &mut cx);
+    let s = String::from_utf8_lossy(cx.out()).into_owned();
+    assert!(!s.contains("Set-Cookie") && !s.contains("X-State"), "{s}");
 }
 
 #[test]

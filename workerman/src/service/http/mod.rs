@@ -14,11 +14,10 @@
 
 use std::any::Any;
 use std::cell::Cell;
-use std::rc::Rc;
 
-use crate::connection::{TcpConnection, WeakConnection};
+use crate::connection::TcpConnection;
 use crate::protocol::Http;
-use crate::protocol::http::{INLINE_FILE_MAX, ReplyHeaders};
+use crate::protocol::http::INLINE_FILE_MAX;
 use crate::service::Service;
 
 mod conn;
@@ -36,14 +35,6 @@ pub(crate) struct HttpService {
 }
 
 impl Service<Http> for HttpService {
-    /// The connection's way back for headers queued by its requests (sessions): made once per
-    /// connection; the codec hands it to every request it decodes (a reference count, not an
-    /// allocation per request).
-    fn opened(&self, conn: &TcpConnection<Http>) {
-        let reply: Rc<dyn ReplyHeaders> = Rc::new(ConnReply(conn.downgrade()));
-        conn.with_protocol_state(|s| s.set_reply(reply));
-    }
-
     fn event(&self, conn: &TcpConnection<Http>) {
         let Some(pending) = conn.with_protocol_state(|s| s.take_file()) else {
             return;
@@ -57,17 +48,5 @@ impl Service<Http> for HttpService {
 
     fn as_any(&self) -> &dyn Any {
         self
-    }
-}
-
-/// Queues headers on the connection's codec state for its next response. Weak: the codec state
-/// that holds it belongs to the connection.
-struct ConnReply(WeakConnection<Http>);
-
-impl ReplyHeaders for ConnReply {
-    fn queue(&self, name: &'static str, value: String) {
-        if let Some(conn) = self.0.upgrade() {
-            conn.with_protocol_state(|s| s.queue_header(name, value));
-        }
     }
 }

@@ -43,7 +43,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::protocol::http::{ReplyHeaders, Request, Response, SetCookie};
+use crate::protocol::http::{PendingHeaders, Request, Response, SetCookie};
 
 mod file;
 #[cfg(feature = "redis")]
@@ -272,7 +272,7 @@ struct Shared {
     sessions: Sessions,
     /// A well-formed id from the request's cookie, to be looked up on load.
     cookie_id: Option<String>,
-    reply: Option<Rc<dyn ReplyHeaders>>,
+    reply: Option<Rc<PendingHeaders>>,
     st: RefCell<State>,
 }
 
