@@ -205,7 +205,11 @@ impl<P: Protocol> TcpConnection<P> {
             }
             return SendResult::Queued;
         }
-        let datagram = inner.io.borrow().as_ref().filter(|io| io.is_datagram()).cloned();
+        let datagram = if inner.mode.is_datagram() {
+            inner.io.borrow().clone()
+        } else {
+            None
+        };
         if let Some(io) = datagram {
             // One send, one datagram (UDP drops when the socket buffer is full).
             let result = write_datagram(&io, st.send.contiguous().unwrap_or_default());

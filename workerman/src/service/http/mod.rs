@@ -1,7 +1,7 @@
 //! The HTTP service: what `http://` connections do besides parsing requests and writing
 //! responses — reading file bodies from disk (at once up to [`INLINE_FILE_MAX`], streamed with
-//! backpressure above), `conn.respond(..)`, and the way from a request back to its connection
-//! for headers queued by sessions.
+//! backpressure above) and `conn.respond(..)`. (Headers a request queues for its connection's
+//! next response go through the codec state's shared `PendingHeaders`.)
 //!
 //! ```text
 //!  conn.send(Response::with_file(..)) ─encode─► head kept in the state, event raised
