@@ -92,6 +92,10 @@ struct Shared<P: Protocol> {
     limits: Cell<crate::connection::LimitOverrides>,
     callbacks: RefCell<WorkerCallbacks<P>>,
     connections: RefCell<BTreeMap<u64, TcpConnection<P>>>,
+    /// `connections` as a list, made when a broadcast or the heartbeat needs one and kept until
+    /// a connection comes or goes: a room broadcasting several messages per loop tick walks its
+    /// connections once per message, not also once to copy the map and once to drop the copy.
+    snapshot: RefCell<Option<Rc<[TcpConnection<P>]>>>,
     id: Cell<usize>,
     listeners: RefCell<Vec<(Option<SocketAddr>, tokio::task::AbortHandle)>>,
     /// Whether the listeners accept (`pause_accept` / `resume_accept`); the accept loops watch it.
@@ -236,6 +240,7 @@ impl<P: Protocol> Worker<P> {
                     error_handler: None,
                 }),
                 connections: RefCell::new(BTreeMap::new()),
+                snapshot: RefCell::new(None),
                 id: Cell::new(0),
                 listeners: RefCell::new(Vec::new()),
                 accepting: tokio::sync::watch::Sender::new(true),
@@ -511,6 +516,24 @@ impl<P: Protocol> Worker<P> {
         self.shared.connections.borrow().values().cloned().collect()
     }
 
+    /// The live connections as a shared list (see `Shared::snapshot`): the same list until a
+    /// connection comes or goes.
+    pub(crate) fn connection_list(&self) -> Rc<[TcpConnection<P>]> {
+        if let Some(list) = &*self.shared.snapshot.borrow() {
+            return list.clone();
+        }
+        let list: Rc<[TcpConnection<P>]> = self.shared.connections.borrow().values().cloned().collect();
+        *self.shared.snapshot.borrow_mut() = Some(list.clone());
+        list
+    }
+
+    /// A connection came or went: the list is made anew when next needed. The old one is
+    /// dropped outside the borrow (dropping it may drop a connection).
+    fn connections_changed(&self) {
+        let old = self.shared.snapshot.borrow_mut().take();
+        drop(old);
+    }
+
     /// The live connection with this id, in this process.
     pub fn connection(&self, id: u64) -> Option<TcpConnection<P>> {
         self.shared.connections.borrow().get(&id).cloned()
@@ -535,7 +558,7 @@ impl<P: Protocol> Worker<P> {
     where
         M: Into<P::Outgoing<'a>> + Clone,
     {
-        crate::connection::broadcast(&self.connections(), msg)
+        crate::connection::broadcast(self.connection_list().iter(), msg)
     }
 
     /// How many connections this worker holds in this process.
@@ -778,11 +801,16 @@ impl<P: Protocol> Worker<P> {
     pub(crate) fn adopt(&self, io: crate::connection::Io) {
         let conn = TcpConnection::accepted(self, io);
         self.shared.connections.borrow_mut().insert(conn.id(), conn.clone());
+        self.connections_changed();
         tokio::task::spawn_local(conn.drive());
     }
 
     pub(crate) fn forget_connection(&self, id: u64) {
-        self.shared.connections.borrow_mut().remove(&id);
+        let gone = self.shared.connections.borrow_mut().remove(&id);
+        if gone.is_some() {
+            self.connections_changed();
+        }
+        drop(gone);
         self.shared.gate.room_made();
     }
 

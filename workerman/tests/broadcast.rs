@@ -313,3 +313,72 @@ fn slow_client_gets_backpressure_while_the_others_get_everything() {
         }
     }
 }
+
+/// `Worker::broadcast` reaches exactly the connections live at the call, however they came and
+/// went since the last broadcast (the worker keeps its list between broadcasts and makes it anew
+/// when a connection comes or goes).
+#[test]
+fn broadcast_reaches_exactly_the_connections_live_now() {
+    use std::io::{BufRead, BufReader};
+    let Served { addr, rx, thread: _s } = serve(|tx: mpsc::Sender<(usize, usize)>| {
+        let w = Worker::<Text>::new("text://127.0.0.1:0").unwrap();
+        w.on_message(move |conn, line| match line.as_str() {
+            "count" => {
+                conn.send(conn.worker().connection_count().to_string());
+            }
+            say => {
+                let sent = conn.worker().broadcast(say);
+                let _ = tx.send((sent, conn.worker().connection_count()));
+            }
+        });
+        w
+    });
+    let open = || BufReader::new(connect_addr(addr));
+    let line = |c: &mut BufReader<std::net::TcpStream>| {
+        let mut l = String::new();
+        c.read_line(&mut l).unwrap();
+        l.trim_end().to_owned()
+    };
+    let say =
+        |c: &mut BufReader<std::net::TcpStream>, s: &str| c.get_mut().write_all(format!("{s}\n").as_bytes()).unwrap();
+    // Waits until the worker counts `n` connections.
+    let settle = |c: &mut BufReader<std::net::TcpStream>, n: usize| {
+        for _ in 0..500 {
+            say(c, "count");
+            if line(c) == n.to_string() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the worker never counted {n} connections");
+    };
+    let mut a = open();
+    let mut b = open();
+    settle(&mut a, 2);
+    say(&mut a, "one");
+    assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), (2, 2));
+    assert_eq!(line(&mut a), "one");
+    assert_eq!(line(&mut b), "one");
+    // Twice in a row with nothing changed: the same list.
+    say(&mut b, "two");
+    assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), (2, 2));
+    assert_eq!(line(&mut a), "two");
+    assert_eq!(line(&mut b), "two");
+    // One goes, two come.
+    drop(b);
+    let mut c = open();
+    let mut d = open();
+    settle(&mut a, 3);
+    say(&mut c, "three");
+    assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), (3, 3));
+    for k in [&mut a, &mut c, &mut d] {
+        assert_eq!(line(k), "three");
+    }
+    // All but one go.
+    drop(c);
+    drop(a);
+    settle(&mut d, 1);
+    say(&mut d, "four");
+    assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), (1, 1));
+    assert_eq!(line(&mut d), "four");
+}

@@ -58,10 +58,10 @@ where
                     built.len() - 1
                 }
             };
-            built[at].1.clone()
+            built[at].1.as_ref()
         });
         let result = match shared {
-            Some(bytes) => conn.send_bytes(bytes),
+            Some(bytes) => conn.send_bytes_ref(bytes),
             None => conn.send(msg.clone()),
         };
         if result != SendResult::Failed {

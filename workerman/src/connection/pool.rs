@@ -73,6 +73,17 @@ pub(crate) fn take_write() -> BytesMut {
         .unwrap_or_else(|| BytesMut::with_capacity(WRITE_INITIAL))
 }
 
+/// A write buffer for copying `n` bytes of someone else's (a small broadcast frame queued behind
+/// another): a pooled one if there is one, else one sized for a few such frames (256 B to
+/// 4 KiB), not [`WRITE_INITIAL`]. A burst of broadcasts to a room of 10,000 needs a buffer per
+/// recipient at once; at 4 KiB each that is 40 MB written once per burst — more than the CPU's
+/// cache, so every copy into it went to memory.
+pub(crate) fn take_write_for(n: usize) -> BytesMut {
+    WRITE
+        .with(|p| p.borrow_mut().pop())
+        .unwrap_or_else(|| BytesMut::with_capacity(n.saturating_mul(4).clamp(256, WRITE_INITIAL)))
+}
+
 fn give(pool: &'static std::thread::LocalKey<RefCell<Vec<BytesMut>>>, mut buf: BytesMut) {
     if buf.capacity() == 0 || buf.capacity() > MAX_KEPT_CAPACITY {
         return;

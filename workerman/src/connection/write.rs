@@ -96,6 +96,21 @@ pub(super) fn write_now<P: Protocol>(
 /// reach this much (64 KiB): then at once.
 pub(super) const COALESCE_MAX: usize = 64 * 1024;
 
+/// Bytes to queue as they are: given away, or kept by the caller for more connections.
+enum SharedBytes<'a> {
+    Owned(Bytes),
+    Kept(&'a Bytes),
+}
+
+impl AsRef<[u8]> for SharedBytes<'_> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            SharedBytes::Owned(b) => b,
+            SharedBytes::Kept(b) => b,
+        }
+    }
+}
+
 /// Sends one datagram (retried if interrupted): never coalesced, never queued.
 fn write_datagram(io: &Io, datagram: &[u8]) -> io::Result<usize> {
     loop {
@@ -127,9 +142,20 @@ impl<P: Protocol> TcpConnection<P> {
     /// [`broadcast`](crate::broadcast)). Backpressure, `on_buffer_full` and `on_buffer_drain`
     /// work as for [`send`](Self::send).
     pub fn send_bytes(&self, bytes: Bytes) -> SendResult {
+        self.send_shared(SharedBytes::Owned(bytes))
+    }
+
+    /// [`send_bytes`](Self::send_bytes) of bytes the caller keeps for other connections (a
+    /// broadcast): the reference count is taken only if the bytes are queued as they are, not
+    /// when they are copied (see [`SendBuf::push_ref`](super::sendbuf::SendBuf::push_ref)).
+    pub(crate) fn send_bytes_ref(&self, bytes: &Bytes) -> SendResult {
+        self.send_shared(SharedBytes::Kept(bytes))
+    }
+
+    fn send_shared(&self, bytes: SharedBytes<'_>) -> SendResult {
         if self.inner.mode.is_datagram() {
             // One send, one datagram: through the encoding buffer.
-            return self.send_raw(&bytes);
+            return self.send_raw(bytes.as_ref());
         }
         let mut st = self.inner.st.borrow_mut();
         if matches!(st.status, Status::Closing | Status::Closed) {
@@ -142,10 +168,13 @@ impl<P: Protocol> TcpConnection<P> {
             self.emit_error(&ConnectionError::SendBufferFull);
             return SendResult::Failed;
         }
-        if bytes.is_empty() {
+        if bytes.as_ref().is_empty() {
             return SendResult::Queued;
         }
-        st.send.push(bytes);
+        match bytes {
+            SharedBytes::Owned(b) => st.send.push(b),
+            SharedBytes::Kept(b) => st.send.push_ref(b),
+        }
         self.write_or_queue(st, was_empty)
     }
 

@@ -27,7 +27,7 @@ pub(super) fn start(worker: Worker<WebSocket>, interval: Duration, timeout: Dura
             }
             return;
         }
-        for conn in worker.connections() {
+        for conn in worker.connection_list().iter() {
             let silent = conn.with_protocol_state(|s| {
                 if s.core.phase != Phase::Open || !s.core.open {
                     return None;
