@@ -312,6 +312,36 @@ fn heartbeat_pings_silent_connections_and_closes_dead_ones() {
     stop(server, addr);
 }
 
+/// More connections than one slice of the heartbeat's walk (it yields to the event loop every
+/// 256): every one of them is pinged, and closed once silent for the timeout.
+#[test]
+fn heartbeat_reaches_every_connection_of_a_large_worker() {
+    let Served {
+        addr,
+        rx: _rx,
+        thread: server,
+    } = serve(|_: mpsc::Sender<()>| {
+        echo_worker(WebSocket::new().heartbeat(Duration::from_millis(200), Duration::from_millis(500)))
+    });
+    let mut clients: Vec<Client> = (0..600).map(|_| Client::connect(addr, "/")).collect();
+    for (k, c) in clients.iter_mut().enumerate() {
+        let mut pings = 0;
+        loop {
+            match c.frame() {
+                Some((0x89, _)) => pings += 1,
+                Some((0x88, p)) => {
+                    assert_eq!(&p[..2], &1001u16.to_be_bytes(), "client {k}: going away");
+                    break;
+                }
+                other => panic!("client {k}: unexpected {other:?}"),
+            }
+        }
+        assert!(pings >= 1, "client {k} was never pinged");
+        assert!(c.frame().is_none(), "client {k}: closed after the close frame");
+    }
+    stop(server, addr);
+}
+
 #[test]
 fn deflate_is_negotiated_and_used_both_ways() {
     let Served {

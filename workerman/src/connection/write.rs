@@ -96,6 +96,16 @@ pub(super) fn write_now<P: Protocol>(
 /// reach this much (64 KiB): then at once.
 pub(super) const COALESCE_MAX: usize = 64 * 1024;
 
+/// When a send outside a read's dispatch reaches the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum When {
+    /// At the end of the loop tick, with whatever else the tick queued (or at once from
+    /// [`COALESCE_MAX`] bytes).
+    EndOfTick,
+    /// At once, if nothing else is queued.
+    Now,
+}
+
 /// Bytes to queue as they are: given away, or kept by the caller for more connections.
 enum SharedBytes<'a> {
     Owned(Bytes),
@@ -175,12 +185,25 @@ impl<P: Protocol> TcpConnection<P> {
             SharedBytes::Owned(b) => st.send.push(b),
             SharedBytes::Kept(b) => st.send.push_ref(b),
         }
-        self.write_or_queue(st, was_empty)
+        self.write_or_queue(st, was_empty, When::EndOfTick)
+    }
+
+    /// [`send`](Self::send), written to the socket at once when nothing else is queued, instead
+    /// of at the end of the loop tick: for a message that is the only one its connection gets
+    /// now (the heartbeat's ping to each silent connection), where waking the connection's task
+    /// to write it would cost more than the write. Queued as `send` does otherwise.
+    pub(crate) fn send_now<'a>(&self, msg: impl Into<P::Outgoing<'a>>) -> SendResult {
+        let msg = msg.into();
+        self.send_with_when(|p, cx| p.encode(msg, cx), When::Now)
     }
 
     pub(super) fn send_with(&self, encode: impl FnOnce(&P, &mut Context<'_, P::State>)) -> SendResult {
+        self.send_with_when(encode, When::EndOfTick)
+    }
+
+    fn send_with_when(&self, encode: impl FnOnce(&P, &mut Context<'_, P::State>), when: When) -> SendResult {
         let mut event = false;
-        let r = self.send_encoded(encode, &mut event);
+        let r = self.send_encoded(encode, &mut event, when);
         if event {
             self.service_event();
         }
@@ -192,7 +215,12 @@ impl<P: Protocol> TcpConnection<P> {
         r
     }
 
-    fn send_encoded(&self, encode: impl FnOnce(&P, &mut Context<'_, P::State>), event: &mut bool) -> SendResult {
+    fn send_encoded(
+        &self,
+        encode: impl FnOnce(&P, &mut Context<'_, P::State>),
+        event: &mut bool,
+        when: When,
+    ) -> SendResult {
         let inner = &*self.inner;
         let mut st = inner.st.borrow_mut();
         if matches!(st.status, Status::Closing | Status::Closed) {
@@ -255,14 +283,14 @@ impl<P: Protocol> TcpConnection<P> {
                 }
             };
         }
-        self.write_or_queue(st, was_empty)
+        self.write_or_queue(st, was_empty, when)
     }
 
     /// Bytes were just queued on a stream: they wait for the dispatcher (inside a read's
     /// dispatch), for the task (connecting, or the socket was full), or for the end of this loop
     /// tick, so that a burst of sends to this connection (broadcasts, a timer's messages) costs
     /// one write, not one per send. A burst of [`COALESCE_MAX`] bytes or more is written at once.
-    fn write_or_queue(&self, mut st: std::cell::RefMut<'_, State<P>>, was_empty: bool) -> SendResult {
+    fn write_or_queue(&self, mut st: std::cell::RefMut<'_, State<P>>, was_empty: bool, when: When) -> SendResult {
         let inner = &*self.inner;
         if st.in_dispatch || st.status == Status::Connecting || (!was_empty && !st.deferred) {
             // Written by the dispatcher after this read, or by the task once connected/writable.
@@ -271,7 +299,7 @@ impl<P: Protocol> TcpConnection<P> {
         if inner.io.borrow().is_none() {
             return self.queued(st);
         }
-        if st.send.len() < COALESCE_MAX {
+        if when == When::EndOfTick && st.send.len() < COALESCE_MAX {
             if !st.deferred {
                 st.deferred = true;
                 inner.wake();
