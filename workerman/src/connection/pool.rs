@@ -127,6 +127,25 @@ mod tests {
     }
 
     #[test]
+    fn a_buffer_with_room_for_a_read_is_left_as_it_is() {
+        let mut buf = BytesMut::new();
+        prepare_read(&mut buf);
+        // Packets were cut from the front: most of the pooled buffer is still free.
+        buf.extend_from_slice(&[1u8; 1000]);
+        let _ = buf.split_to(900);
+        let (ptr, cap) = (buf.as_ptr(), buf.capacity());
+        assert!(cap - buf.len() >= MIN_READ_SPACE);
+        prepare_read(&mut buf);
+        assert_eq!((buf.as_ptr(), buf.capacity()), (ptr, cap), "not moved, not grown");
+        // Less than MIN_READ_SPACE free: room for a full read is made.
+        let free = buf.capacity() - buf.len();
+        buf.extend_from_slice(&vec![2u8; free - MIN_READ_SPACE + 1]);
+        prepare_read(&mut buf);
+        assert!(buf.capacity() - buf.len() >= MIN_READ_SPACE);
+        assert_eq!(&buf[..100], &[1u8; 100][..], "the bytes held are kept");
+    }
+
+    #[test]
     fn a_large_partial_packet_keeps_its_buffer_and_grows() {
         let mut buf = BytesMut::new();
         prepare_read(&mut buf);

@@ -322,17 +322,6 @@ impl<'a> From<Cow<'a, str>> for Payload<'a> {
     }
 }
 
-/// One step of cutting packets out of a receive buffer.
-#[derive(Debug)]
-pub(crate) enum Step<M> {
-    /// A packet was cut and decoded (`None`: the protocol consumed it without a message).
-    Deliver(Option<M>),
-    /// More bytes are needed.
-    Wait,
-    /// Bad input; the reason.
-    Fail(String),
-}
-
 /// What [`cut_packet`] did.
 pub(crate) enum Cut {
     /// A packet was cut and decoded; its message (if any) is in the slot.
@@ -390,21 +379,6 @@ pub(crate) fn cut_packet<P: Protocol>(
     }
 }
 
-/// [`cut_packet`] with the message returned (for tests and [`testing`]).
-pub(crate) fn next_packet<P: Protocol>(
-    protocol: &P,
-    recv: &mut BytesMut,
-    want: &mut Option<usize>,
-    cx: &mut Context<'_, P::State>,
-) -> Step<P::Message> {
-    let mut msg = None;
-    match cut_packet(protocol, recv, want, cx, &mut msg) {
-        Cut::Delivered => Step::Deliver(msg),
-        Cut::Wait => Step::Wait,
-        Cut::Fail(why) => Step::Fail(why),
-    }
-}
-
 pub mod testing {
     //! Drives a protocol exactly the way a connection does, without sockets: for unit tests and
     //! fuzz targets of built-in and custom protocols.
@@ -428,11 +402,11 @@ pub mod testing {
             buf.extend_from_slice(chunk);
             while !buf.is_empty() {
                 let mut cx = Context::new(&mut state, &mut out, max);
-                match next_packet(p, &mut buf, &mut want, &mut cx) {
-                    Step::Deliver(Some(m)) => msgs.push(m),
-                    Step::Deliver(None) => {}
-                    Step::Wait => break,
-                    Step::Fail(why) => return Err(ProtocolError::new(why)),
+                let mut msg = None;
+                match cut_packet(p, &mut buf, &mut want, &mut cx, &mut msg) {
+                    Cut::Delivered => msgs.extend(msg),
+                    Cut::Wait => break,
+                    Cut::Fail(why) => return Err(ProtocolError::new(why)),
                 }
             }
         }

@@ -99,9 +99,9 @@ fn reply_to(wire: &[u8], max: usize) -> (String, bool) {
     let mut failed = false;
     loop {
         let mut cx = Context::new(&mut state, &mut out, max);
-        match crate::protocol::next_packet(&p, &mut buf, &mut want, &mut cx) {
-            crate::protocol::Step::Deliver(_) if !buf.is_empty() => continue,
-            crate::protocol::Step::Fail(_) => {
+        match crate::protocol::cut_packet(&p, &mut buf, &mut want, &mut cx, &mut None) {
+            crate::protocol::Cut::Delivered if !buf.is_empty() => continue,
+            crate::protocol::Cut::Fail(_) => {
                 failed = true;
                 break;
             }
@@ -167,8 +167,8 @@ fn encode_all(reqs_wire: &[u8], replies: Vec<Reply<'static>>, stopping_close: bo
     let mut want = None;
     loop {
         let mut cx = Context::new(&mut state, &mut out, 1 << 20);
-        match crate::protocol::next_packet(&p, &mut buf, &mut want, &mut cx) {
-            crate::protocol::Step::Deliver(_) if !buf.is_empty() => continue,
+        match crate::protocol::cut_packet(&p, &mut buf, &mut want, &mut cx, &mut None) {
+            crate::protocol::Cut::Delivered if !buf.is_empty() => continue,
             _ => break,
         }
     }
