@@ -20,7 +20,9 @@
 #   bench/run_ws_room.sh
 #   WORKERMAN_PHP_SRC=/tmp/workerman ROUNDS=3 bench/run_ws_room.sh
 #
-# Settings (environment): ROUNDS (3), ROOM (10000), ROOM_PHP (1000), MESSAGES (100), BURST (20),
+# Settings (environment): ROUNDS (3), ROOM (10000), ROOM_PHP (1000), MESSAGES (100: paced),
+# BURST_MESSAGES (1000: in bursts; a burst run of 100 messages lasts ~0.5 s, 50 clock ticks, too
+# coarse to compare servers within 10 %), BURST (20),
 # SIZE (32), WM_PORT (2472), TT_PORT (2473), PHP_PORT (2474), PIN (1 with taskset and 2+ CPUs).
 # Everything it starts is stopped on exit.
 set -euo pipefail
@@ -28,6 +30,7 @@ ROUNDS=${ROUNDS:-3}
 ROOM=${ROOM:-10000}
 ROOM_PHP=${ROOM_PHP:-1000}
 MESSAGES=${MESSAGES:-100}
+BURST_MESSAGES=${BURST_MESSAGES:-1000}
 BURST=${BURST:-20}
 SIZE=${SIZE:-32}
 WM_PORT=${WM_PORT:-2472}
@@ -124,11 +127,12 @@ echo "pids: workerman ${PIDS[workerman]}, tokio-tungstenite $TT_PID${PIDS[worker
 
 declare -A RES
 run() { # part name room burst round
-    local part=$1 n=$2 room=$3 burst=$4 r=$5 out us
+    local part=$1 n=$2 room=$3 burst=$4 r=$5 out us msgs=$MESSAGES
+    ((burst > 1)) && msgs=$BURST_MESSAGES
     local pids
     pids=$(tr ' ' ',' <<<"${PIDS[$n]}")
     out=$("${LOAD_CPU[@]}" "$BIN/ws_room" room --addr "$HOST:${PORTS[$n]}" --conns "$room" --sources 4 \
-        --messages "$MESSAGES" --burst "$burst" --size "$SIZE" --pids "${pids%,}" --hz "$HZ") || {
+        --messages "$msgs" --burst "$burst" --size "$SIZE" --pids "${pids%,}" --hz "$HZ") || {
         echo "$out" >&2
         echo "ws_room failed against $n" >&2
         exit 1
@@ -144,7 +148,7 @@ for part in "room=$ROOM" "room=$ROOM_PHP"; do
     room=${part#room=}
     names="workerman tokio-tungstenite"
     [[ $room == "$ROOM_PHP" ]] && names=$NAMES_PHP
-    echo "== $part: $ROUNDS rounds, $MESSAGES messages of $SIZE bytes, paced and in bursts of $BURST; pin=$PIN"
+    echo "== $part: $ROUNDS rounds, messages of $SIZE bytes: $MESSAGES paced, $BURST_MESSAGES in bursts of $BURST; pin=$PIN"
     for ((r = 1; r <= ROUNDS; r++)); do
         # Interleaved; the order rotates each round.
         set -- $names
