@@ -57,7 +57,9 @@ busy() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 cpu() {
   local t=0 p
   for p in "$@" $(for q in "$@"; do pgrep -P "$q"; done); do
-    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    # utime + stime: fields 14 and 15, counted after the ")" that ends the name (ours have spaces:
+    # "wm channel"; counting from the line's start read other fields for them).
+    t=$((t + $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0)))
   done
   echo "$t"
 }
