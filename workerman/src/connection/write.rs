@@ -289,7 +289,8 @@ impl<P: Protocol> TcpConnection<P> {
     /// Bytes were just queued on a stream: they wait for the dispatcher (inside a read's
     /// dispatch), for the task (connecting, or the socket was full), or for the end of this loop
     /// tick, so that a burst of sends to this connection (broadcasts, a timer's messages) costs
-    /// one write, not one per send. A burst of [`COALESCE_MAX`] bytes or more is written at once.
+    /// one write, not one per send. A burst of [`COALESCE_MAX`] bytes or more, and a
+    /// [`When::Now`] send, are written at once (what the socket does not take waits for the task).
     fn write_or_queue(&self, mut st: std::cell::RefMut<'_, State<P>>, was_empty: bool, when: When) -> SendResult {
         let inner = &*self.inner;
         if st.in_dispatch || st.status == Status::Connecting || (!was_empty && !st.deferred) {
