@@ -410,6 +410,40 @@ fn wss_client_against_a_tls_websocket_server() {
     assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), "got over tls");
 }
 
+/// The server heartbeat over TLS: the heartbeat writes its pings at once on plain sockets; a TLS
+/// socket takes them through the connection's task, and they arrive all the same.
+#[test]
+fn heartbeat_pings_reach_a_wss_client() {
+    let (cert, key) = test_cert(&scratch_dir("wss-heartbeat"));
+    let ca = cert.clone();
+    let rx = run(move |tx: mpsc::Sender<String>| {
+        let ws = WebSocket::new().heartbeat(Duration::from_millis(50), Duration::from_secs(5));
+        let server = Worker::with_protocol("websocket://127.0.0.1:0", ws).unwrap();
+        server.set_transport(Transport::Ssl);
+        server.set_tls(&cert, &key);
+        let s = server.clone();
+        client(move || {
+            let port = s.local_addrs()[0].port();
+            let conn = AsyncTcpConnection::<Ws>::new(&format!("wss://localhost:{port}/")).unwrap();
+            conn.set_tls_ca(&ca);
+            let pings = std::rc::Rc::new(std::cell::Cell::new(0));
+            let t = tx.clone();
+            conn.on_websocket_ping(move |c, _| {
+                pings.set(pings.get() + 1);
+                if pings.get() == 3 {
+                    t.send("three pings".into()).unwrap();
+                    c.close_websocket(1000, "");
+                }
+            });
+            let t = tx.clone();
+            conn.on_error(move |_, e| t.send(format!("error {e}")).unwrap());
+            conn.on_close(|_| Worker::stop_all());
+            conn.connect();
+        });
+    });
+    assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), "three pings");
+}
+
 #[test]
 fn client_urls_and_schemes() {
     let c = AsyncTcpConnection::<Ws>::new("ws://example.com/a/b?c=d").unwrap();
