@@ -513,7 +513,7 @@ impl<P: Protocol> Worker<P> {
     /// Live connections of this worker in this process, in id order (a snapshot: safe to send to
     /// or close connections while iterating).
     pub fn connections(&self) -> Vec<TcpConnection<P>> {
-        self.shared.connections.borrow().values().cloned().collect()
+        self.connection_list().to_vec()
     }
 
     /// The live connections as a shared list (see `Shared::snapshot`): the same list until a

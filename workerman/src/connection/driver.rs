@@ -175,7 +175,7 @@ impl<P: Protocol> TcpConnection<P> {
             }
         }
         {
-            let datagram = self.inner.io.borrow().as_ref().is_some_and(|io| io.is_datagram());
+            let datagram = self.inner.mode.is_datagram();
             let mut st = self.inner.st.borrow_mut();
             st.in_dispatch = false;
             if datagram {

@@ -68,9 +68,7 @@ pub(crate) fn release_read(buf: &mut BytesMut) {
 }
 
 pub(crate) fn take_write() -> BytesMut {
-    WRITE
-        .with(|p| p.borrow_mut().pop())
-        .unwrap_or_else(|| BytesMut::with_capacity(WRITE_INITIAL))
+    take_write_for(WRITE_INITIAL)
 }
 
 /// A write buffer for copying `n` bytes of someone else's (a small broadcast frame queued behind

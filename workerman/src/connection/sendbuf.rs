@@ -31,6 +31,43 @@ pub(super) const MAX_SLICES: usize = 64;
 /// `first` slot now needs none. Larger frames are shared: one copy in memory for every recipient.
 pub(crate) const SHARE_MIN: usize = 1024;
 
+/// Bytes to queue as they are: given away, or kept by the caller for more connections.
+pub(crate) enum Shared<'a> {
+    Owned(Bytes),
+    Kept(&'a Bytes),
+}
+
+impl Shared<'_> {
+    /// The bytes to keep: moved, or a reference count taken.
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Shared::Owned(b) => b,
+            Shared::Kept(b) => b.clone(),
+        }
+    }
+}
+
+impl AsRef<[u8]> for Shared<'_> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Shared::Owned(b) => b,
+            Shared::Kept(b) => b,
+        }
+    }
+}
+
+impl From<Bytes> for Shared<'_> {
+    fn from(b: Bytes) -> Self {
+        Shared::Owned(b)
+    }
+}
+
+impl<'a> From<&'a Bytes> for Shared<'a> {
+    fn from(b: &'a Bytes) -> Self {
+        Shared::Kept(b)
+    }
+}
+
 /// Queued output of one connection.
 #[derive(Default)]
 pub(crate) struct SendBuf {
@@ -67,40 +104,25 @@ impl SendBuf {
 
     /// Queues shared bytes after everything already queued: in the `first` slot when nothing
     /// is, else copied into the encoding buffer below [`SHARE_MIN`] bytes, else as a chunk.
-    pub fn push(&mut self, bytes: Bytes) {
-        if bytes.is_empty() {
+    /// Bytes the caller keeps ([`Shared::Kept`], a broadcast's, queued on many connections) are
+    /// cloned (a reference count) only where they are kept as they are, not when copied. The
+    /// reference count is atomic, and an atomic update waits for the memory writes before it: in
+    /// a broadcast loop over thousands of connections whose state is not in the cache, one per
+    /// delivery was the largest single cost in user space (perf, a room of 10,000 clients in
+    /// bursts); copied small frames need none.
+    pub fn push<'a>(&mut self, bytes: impl Into<Shared<'a>>) {
+        let bytes = bytes.into();
+        let len = bytes.as_ref().len();
+        if len == 0 {
             return;
         }
         if self.is_empty() {
-            self.first = bytes;
-            return;
+            self.first = bytes.into_bytes();
+        } else if len < SHARE_MIN {
+            self.copy_to_tail(bytes.as_ref());
+        } else {
+            self.push_chunk(bytes.into_bytes());
         }
-        if bytes.len() < SHARE_MIN {
-            self.copy_to_tail(&bytes);
-            return;
-        }
-        self.push_chunk(bytes);
-    }
-
-    /// [`push`](Self::push) of bytes the caller keeps (a broadcast's, queued on many
-    /// connections): cloned (a reference count) only where they are kept as they are, not when
-    /// copied. The reference count is atomic, and an atomic update waits for the memory writes
-    /// before it: in a broadcast loop over thousands of connections whose state is not in the
-    /// cache, one per delivery was the largest single cost in user space (perf, a room of 10,000
-    /// clients in bursts); copied small frames need none.
-    pub fn push_ref(&mut self, bytes: &Bytes) {
-        if bytes.is_empty() {
-            return;
-        }
-        if self.is_empty() {
-            self.first = bytes.clone();
-            return;
-        }
-        if bytes.len() < SHARE_MIN {
-            self.copy_to_tail(bytes);
-            return;
-        }
-        self.push_chunk(bytes.clone());
     }
 
     /// Copies shared bytes into the encoding buffer (borrowing one sized for them when there is
@@ -275,16 +297,16 @@ mod tests {
         let mut b = SendBuf::default();
         // From a Vec: unique until cloned.
         let small = Bytes::from(b"ab".to_vec());
-        b.push_ref(&small);
+        b.push(&small);
         assert!(!small.is_unique(), "the first slot shares them");
         assert_eq!(b.contiguous().map(|c| c.as_ptr()), Some(small.as_ptr()));
         let small2 = Bytes::from(b"cd".to_vec());
-        b.push_ref(&small2);
+        b.push(&small2);
         assert!(small2.is_unique(), "a small frame behind others is copied, not shared");
         assert!(small.is_unique(), "and a small first one moves into the buffer with it");
         assert_eq!(b.contiguous(), Some(&b"abcd"[..]), "one contiguous write");
         let big = Bytes::from(vec![b'e'; SHARE_MIN]);
-        b.push_ref(&big);
+        b.push(&big);
         assert!(!big.is_unique(), "a large frame is shared");
         let mut want = b"abcd".to_vec();
         want.extend(vec![b'e'; SHARE_MIN]);
@@ -297,8 +319,8 @@ mod tests {
     fn a_large_first_stays_shared_when_small_frames_follow() {
         let mut b = SendBuf::default();
         let big = Bytes::from(vec![b'a'; SHARE_MIN]);
-        b.push_ref(&big);
-        b.push_ref(&Bytes::from_static(b"b"));
+        b.push(&big);
+        b.push(Bytes::from_static(b"b"));
         assert!(!big.is_unique());
         let mut want = vec![b'a'; SHARE_MIN];
         want.push(b'b');

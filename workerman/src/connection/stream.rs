@@ -50,11 +50,6 @@ impl Io {
         }
     }
 
-    /// Whether each read is a datagram (whose unused bytes are dropped, not kept for the next).
-    pub fn is_datagram(&self) -> bool {
-        matches!(self, Io::Udp { .. })
-    }
-
     /// Reads into `buf`'s spare capacity; `Ok(0)` is end of stream (never for datagrams).
     pub fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
         match self {

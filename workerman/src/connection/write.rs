@@ -12,7 +12,7 @@ use std::io::IoSlice;
 
 use bytes::Bytes;
 
-use super::sendbuf::MAX_SLICES;
+use super::sendbuf::{MAX_SLICES, Shared};
 use super::{ConnectionError, Io, SendResult, State, Status, TcpConnection};
 use crate::panic::guard;
 use crate::protocol::{Context, Protocol};
@@ -106,21 +106,6 @@ enum When {
     Now,
 }
 
-/// Bytes to queue as they are: given away, or kept by the caller for more connections.
-enum SharedBytes<'a> {
-    Owned(Bytes),
-    Kept(&'a Bytes),
-}
-
-impl AsRef<[u8]> for SharedBytes<'_> {
-    fn as_ref(&self) -> &[u8] {
-        match self {
-            SharedBytes::Owned(b) => b,
-            SharedBytes::Kept(b) => b,
-        }
-    }
-}
-
 /// Sends one datagram (retried if interrupted): never coalesced, never queued.
 fn write_datagram(io: &Io, datagram: &[u8]) -> io::Result<usize> {
     loop {
@@ -152,17 +137,17 @@ impl<P: Protocol> TcpConnection<P> {
     /// [`broadcast`](crate::broadcast)). Backpressure, `on_buffer_full` and `on_buffer_drain`
     /// work as for [`send`](Self::send).
     pub fn send_bytes(&self, bytes: Bytes) -> SendResult {
-        self.send_shared(SharedBytes::Owned(bytes))
+        self.send_shared(Shared::Owned(bytes))
     }
 
     /// [`send_bytes`](Self::send_bytes) of bytes the caller keeps for other connections (a
     /// broadcast): the reference count is taken only if the bytes are queued as they are, not
-    /// when they are copied (see [`SendBuf::push_ref`](super::sendbuf::SendBuf::push_ref)).
+    /// when they are copied (see [`SendBuf::push`](super::sendbuf::SendBuf::push)).
     pub(crate) fn send_bytes_ref(&self, bytes: &Bytes) -> SendResult {
-        self.send_shared(SharedBytes::Kept(bytes))
+        self.send_shared(Shared::Kept(bytes))
     }
 
-    fn send_shared(&self, bytes: SharedBytes<'_>) -> SendResult {
+    fn send_shared(&self, bytes: Shared<'_>) -> SendResult {
         if self.inner.mode.is_datagram() {
             // One send, one datagram: through the encoding buffer.
             return self.send_raw(bytes.as_ref());
@@ -181,10 +166,7 @@ impl<P: Protocol> TcpConnection<P> {
         if bytes.as_ref().is_empty() {
             return SendResult::Queued;
         }
-        match bytes {
-            SharedBytes::Owned(b) => st.send.push(b),
-            SharedBytes::Kept(b) => st.send.push_ref(b),
-        }
+        st.send.push(bytes);
         self.write_or_queue(st, was_empty, When::EndOfTick)
     }
 
